@@ -1,0 +1,83 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "SocialSecurityCardPipeline",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CardDomain", targets: ["CardDomain"]),
+        .library(name: "Kafka", targets: ["Kafka"]),
+        .library(name: "WorkerRuntime", targets: ["WorkerRuntime"]),
+        .executable(name: "fleet", targets: ["Fleet"]),
+        .executable(name: "count-worker", targets: ["CountWorker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // MARK: - C, confined here
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+
+        // MARK: - Libraries
+        /// Pure rules of the contract: models, validation, reason codes. No I/O.
+        .target(name: "CardDomain"),
+        /// Swift API over librdkafka: producer, consumer, admin, watermarks, embedded cluster.
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// The effectively-once loop every worker runs.
+        .target(
+            name: "WorkerRuntime",
+            dependencies: [
+                "Kafka",
+                "CardDomain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: - Executables
+        .executableTarget(
+            name: "CountWorker",
+            dependencies: [
+                "WorkerRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "Fleet",
+            dependencies: [
+                "Kafka",
+                "WorkerRuntime",
+                "CardDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "CardDomainTests", dependencies: ["CardDomain"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Fleet"]),
+        .testTarget(
+            name: "WorkerRuntimeTests",
+            dependencies: [
+                "WorkerRuntime", "Kafka", "CountWorker", "Fleet",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+    ]
+)

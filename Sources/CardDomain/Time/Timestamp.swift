@@ -1,0 +1,153 @@
+import Foundation
+
+/// An instant written as an RFC 3339 timestamp with an explicit offset
+/// (`2026-11-25T10:15:00+08:00`), as every `*_at` and `due_by` field in the contract is.
+///
+/// It keeps the offset it was written with so a message re-encoded by a worker keeps the
+/// portal's spelling; comparisons and equality use the instant only. Parsing is done by
+/// hand because `ISO8601DateFormatter` differs across platforms on fractions and offsets.
+public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    /// Seconds since 1970-01-01T00:00:00Z, with microseconds in the fraction.
+    public let secondsSinceEpoch: Double
+    /// The offset from UTC the timestamp is written in, in seconds (`+08:00` is 28800).
+    public let utcOffsetSeconds: Int
+
+    /// Beijing time. China has had no daylight saving since 1991, so a fixed offset is
+    /// exactly Asia/Shanghai for every date this system meets, without depending on tzdata.
+    public static let shanghaiOffsetSeconds = 8 * 3600
+
+    public init(secondsSinceEpoch: Double, utcOffsetSeconds: Int = Timestamp.shanghaiOffsetSeconds) {
+        // Microsecond resolution: more than RFC 3339 writers send, and it keeps
+        // encode → decode → encode stable despite binary floating point.
+        self.secondsSinceEpoch = (secondsSinceEpoch * 1_000_000).rounded() / 1_000_000
+        self.utcOffsetSeconds = utcOffsetSeconds
+    }
+
+    /// The instant `date`, written in Beijing time unless another offset is given.
+    public init(_ date: Date, utcOffsetSeconds: Int = Timestamp.shanghaiOffsetSeconds) {
+        self.init(secondsSinceEpoch: date.timeIntervalSince1970, utcOffsetSeconds: utcOffsetSeconds)
+    }
+
+    /// Now, written in Beijing time.
+    public static func now() -> Timestamp { Timestamp(Date()) }
+
+    public var date: Date { Date(timeIntervalSince1970: secondsSinceEpoch) }
+
+    /// The calendar day this instant falls on in Asia/Shanghai: the contract's "today".
+    public var shanghaiDate: CivilDate { civilDate(utcOffsetSeconds: Timestamp.shanghaiOffsetSeconds) }
+
+    /// The calendar day this instant falls on at a given UTC offset.
+    public func civilDate(utcOffsetSeconds offset: Int) -> CivilDate {
+        let local = Int((secondsSinceEpoch + Double(offset)).rounded(.down))
+        return CivilDate(daysSinceEpoch: Self.floorDiv(local, 86_400))
+    }
+
+    /// The same wall-clock offset, `days` natural days (of 24 h: no DST in Beijing) later.
+    public func adding(days: Int) -> Timestamp {
+        Timestamp(secondsSinceEpoch: secondsSinceEpoch + Double(days) * 86_400, utcOffsetSeconds: utcOffsetSeconds)
+    }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.secondsSinceEpoch < rhs.secondsSinceEpoch }
+    public static func == (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.secondsSinceEpoch == rhs.secondsSinceEpoch }
+    public func hash(into hasher: inout Hasher) { hasher.combine(secondsSinceEpoch) }
+
+    // MARK: - Parsing
+
+    /// Parses an RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+    ///
+    /// The offset is mandatory: a bare local time cannot say which day it is in Beijing.
+    /// `t`/`z` in lower case are accepted as RFC 3339 allows; a leap second (`:60`) is read
+    /// as the last instant of its minute.
+    public init?(rfc3339 text: some StringProtocol) {
+        let b = Array(text.utf8)
+        guard b.count >= 20,
+              let date = CivilDate(String(decoding: b[0..<10], as: UTF8.self)),
+              b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
+              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+              let hour = ASCIIDigits.int(b[11..<13]), hour <= 23,
+              let minute = ASCIIDigits.int(b[14..<16]), minute <= 59,
+              let second = ASCIIDigits.int(b[17..<19]), second <= 60 else { return nil }
+        var index = 19
+        var fraction = 0.0
+        if b[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            var scale = 0.1
+            while index < b.count, b[index] >= 0x30, b[index] <= 0x39 {
+                fraction += Double(b[index] - 0x30) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        guard index < b.count else { return nil }
+        let offset: Int
+        switch b[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            guard index + 1 == b.count else { return nil }
+            offset = 0
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard index + 6 == b.count, b[index + 3] == UInt8(ascii: ":"),
+                  let oh = ASCIIDigits.int(b[(index + 1)..<(index + 3)]), oh <= 23,
+                  let om = ASCIIDigits.int(b[(index + 4)..<(index + 6)]), om <= 59 else { return nil }
+            offset = (b[index] == UInt8(ascii: "-") ? -1 : 1) * (oh * 3600 + om * 60)
+        default:
+            return nil
+        }
+        if second == 60 { fraction = min(fraction, 0.999_999) }
+        let local = Double(date.daysSinceEpoch * 86_400 + hour * 3600 + minute * 60 + min(second, 59))
+            + (second == 60 ? 0.999_999 : fraction)
+        self.init(secondsSinceEpoch: local - Double(offset), utcOffsetSeconds: offset)
+    }
+
+    // MARK: - Formatting
+
+    /// RFC 3339 in the stored offset; a fraction only when there is one (up to µs).
+    public var description: String {
+        let micros = Int64((secondsSinceEpoch * 1_000_000).rounded())
+        let localMicros = micros + Int64(utcOffsetSeconds) * 1_000_000
+        let localSeconds = Int(Self.floorDiv(localMicros, 1_000_000))
+        let fractionMicros = Int(localMicros - Int64(localSeconds) * 1_000_000)
+        let day = CivilDate(daysSinceEpoch: Self.floorDiv(localSeconds, 86_400))
+        let secondOfDay = localSeconds - Self.floorDiv(localSeconds, 86_400) * 86_400
+        var text = day.description + "T"
+            + ASCIIDigits.padded(secondOfDay / 3600, 2) + ":"
+            + ASCIIDigits.padded(secondOfDay % 3600 / 60, 2) + ":"
+            + ASCIIDigits.padded(secondOfDay % 60, 2)
+        if fractionMicros != 0 {
+            var digits = ASCIIDigits.padded(fractionMicros, 6)
+            while digits.hasSuffix("0") { digits.removeLast() }
+            text += "." + digits
+        }
+        if utcOffsetSeconds == 0 {
+            text += "Z"
+        } else {
+            let magnitude = abs(utcOffsetSeconds)
+            text += (utcOffsetSeconds < 0 ? "-" : "+")
+                + ASCIIDigits.padded(magnitude / 3600, 2) + ":" + ASCIIDigits.padded(magnitude % 3600 / 60, 2)
+        }
+        return text
+    }
+
+    // MARK: - Codable
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let value = Timestamp(rfc3339: text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected an RFC 3339 timestamp with an offset")
+        }
+        self = value
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    private static func floorDiv<T: BinaryInteger>(_ a: T, _ b: T) -> T {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+}

@@ -1,0 +1,99 @@
+/// Settings every client shares: where the brokers are, and the escape hatch for raw librdkafka properties.
+public struct KafkaClientConfiguration: Sendable {
+    /// Comma-separated `host:port` bootstrap list. No default: the embedded broker publishes its own.
+    public var bootstrapServers: String
+    /// `client.id` shown in broker logs and metrics. Default `card-pipeline`.
+    public var clientID: String = "card-pipeline"
+    /// Raw librdkafka properties applied last, untouched: `security.protocol`, `sasl.*`, `ssl.*`, tuning.
+    /// This is the one escape hatch; typed settings above are preferred.
+    public var extraProperties: [String: String] = [:]
+
+    public init(bootstrapServers: String, clientID: String = "card-pipeline", extraProperties: [String: String] = [:]) {
+        self.bootstrapServers = bootstrapServers
+        self.clientID = clientID
+        self.extraProperties = extraProperties
+    }
+
+    var properties: [String: String] {
+        ["bootstrap.servers": bootstrapServers, "client.id": clientID]
+    }
+}
+
+/// Compression applied per produced batch.
+public enum KafkaCompression: String, Sendable {
+    case none, gzip, snappy, lz4, zstd
+}
+
+/// An idempotent producer's settings.
+public struct KafkaProducerConfiguration: Sendable {
+    public var client: KafkaClientConfiguration
+    /// Batch compression. Default lz4: the embedded broker keeps only ~5 MiB per partition,
+    /// so uncompressed JSON overruns it (see design.md).
+    public var compression: KafkaCompression = .lz4
+    /// How long to wait to fill a batch. Default 5 ms: latency stays low while batches stay useful.
+    public var linger: Duration = .milliseconds(5)
+    /// Give up on a message after this long (librdkafka retries inside it). Default 30 s.
+    public var messageTimeout: Duration = .seconds(30)
+    /// Maximum messages waiting in the local queue. Default 1,000,000.
+    public var queueMaxMessages: Int = 1_000_000
+
+    public init(client: KafkaClientConfiguration) { self.client = client }
+
+    var properties: [String: String] {
+        var p = client.properties
+        // Idempotence implies acks=all and ordered, de-duplicated retries per partition.
+        p["enable.idempotence"] = "true"
+        p["acks"] = "all"
+        p["compression.codec"] = compression.rawValue
+        p["linger.ms"] = String(linger.milliseconds)
+        p["message.timeout.ms"] = String(messageTimeout.milliseconds)
+        p["queue.buffering.max.messages"] = String(queueMaxMessages)
+        p.merge(client.extraProperties) { _, extra in extra }
+        return p
+    }
+}
+
+/// A consumer's settings. Offsets are always managed by the caller: no auto commit, no auto store.
+public struct KafkaConsumerConfiguration: Sendable {
+    public var client: KafkaClientConfiguration
+    /// Consumer group. `nil` for a consumer that assigns partitions itself (reference tables, tools).
+    public var groupID: String?
+    /// Where to start when nothing is stored: `.earliest` (default) so no submission is skipped.
+    public var startWhenNoOffset: StartPosition = .earliest
+    /// When the broker no longer has the requested offset: `.error` (default) stops and reports,
+    /// never skipping silently.
+    public var onOffsetOutOfRange: StartPosition = .error
+    /// Group session timeout. Default 10 s, so a killed worker's partitions move quickly.
+    public var sessionTimeout: Duration = .seconds(10)
+    /// Maximum time between polls before the member is considered failed. Default 300 s.
+    public var maxPollInterval: Duration = .seconds(300)
+
+    public enum StartPosition: String, Sendable { case earliest, latest, error }
+
+    public init(client: KafkaClientConfiguration, groupID: String?) {
+        self.client = client
+        self.groupID = groupID
+    }
+
+    var properties: [String: String] {
+        var p = client.properties
+        p["group.id"] = groupID ?? "card-pipeline-unassigned-\(UInt64.random(in: 0...UInt64.max))"
+        p["enable.auto.commit"] = "false"
+        p["enable.auto.offset.store"] = "false"
+        p["enable.partition.eof"] = "false"
+        p["auto.offset.reset"] = onOffsetOutOfRange == .error ? "error" : onOffsetOutOfRange.rawValue
+        p["session.timeout.ms"] = String(sessionTimeout.milliseconds)
+        p["max.poll.interval.ms"] = String(maxPollInterval.milliseconds)
+        p["allow.auto.create.topics"] = "false"
+        p.merge(client.extraProperties) { _, extra in extra }
+        return p
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down; librdkafka takes integers.
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,103 @@
+import CRdKafka
+import Foundation
+import Logging
+
+/// Topic creation, watermarks and group offsets, against a real cluster or the embedded one.
+///
+/// All calls block: run them off the cooperative pool (tools and tests call them from their own threads).
+public final class KafkaAdmin: Sendable {
+    private let client: RDKafkaClient
+    private let configuration: KafkaClientConfiguration
+    private let embedded: EmbeddedCluster?
+    private let logger: Logger
+
+    /// - Parameter embedded: when set, topics are created through the mock cluster, which has no CreateTopics API.
+    public init(configuration: KafkaClientConfiguration, embedded: EmbeddedCluster? = nil, logger: Logger) throws {
+        var properties = configuration.properties
+        properties.merge(configuration.extraProperties) { _, extra in extra }
+        self.client = try RDKafkaClient(kind: .producer, properties: properties, logger: logger)
+        self.configuration = configuration
+        self.embedded = embedded
+        self.logger = logger
+    }
+
+    /// Creates topics; a topic that already exists is left as it is.
+    /// - Throws: `KafkaError` (code `.admin`) naming the first topic that could not be created.
+    public func createTopics(_ specs: [TopicSpec], timeout: Duration = .seconds(30)) throws {
+        if let embedded {
+            try specs.forEach(embedded.createTopic)
+            return
+        }
+        try client.withHandle { rk in
+            let queue = rd_kafka_queue_new(rk)!
+            defer { rd_kafka_queue_destroy(queue) }
+            var errstr = [CChar](repeating: 0, count: 512)
+            var newTopics: [OpaquePointer?] = []
+            defer { newTopics.forEach { rd_kafka_NewTopic_destroy($0) } }
+            for spec in specs {
+                guard let nt = rd_kafka_NewTopic_new(spec.name, spec.partitions, spec.replicationFactor, &errstr, errstr.count) else {
+                    throw KafkaError(code: .admin, reason: "topic \(spec.name): \(errstr.errorText)")
+                }
+                for (key, value) in spec.config.sorted(by: { $0.key < $1.key }) {
+                    _ = rd_kafka_NewTopic_set_config(nt, key, value)
+                }
+                newTopics.append(nt)
+            }
+            let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            rd_kafka_AdminOptions_set_operation_timeout(options, Int32(clamping: timeout.milliseconds), &errstr, errstr.count)
+            newTopics.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_CreateTopics(rk, buffer.baseAddress, buffer.count, options, queue)
+            }
+            guard let event = rd_kafka_queue_poll(queue, Int32(clamping: timeout.milliseconds + 5000)) else {
+                throw KafkaError(code: .timedOut, reason: "CreateTopics: no answer")
+            }
+            defer { rd_kafka_event_destroy(event) }
+            if rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError.rd(.admin, rd_kafka_event_error(event), "CreateTopics")
+            }
+            let result = rd_kafka_event_CreateTopics_result(event)
+            var count = 0
+            guard let topics = rd_kafka_CreateTopics_result_topics(result, &count) else { return }
+            for i in 0..<count {
+                let err = rd_kafka_topic_result_error(topics[i])
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
+                    let name = String(cString: rd_kafka_topic_result_name(topics[i]))
+                    throw KafkaError.rd(.admin, err, "create topic \(name)")
+                }
+            }
+        }
+    }
+
+    /// Partition count of every topic in the cluster (internal topics excluded).
+    public func topicPartitionCounts(timeout: Duration = .seconds(10)) throws -> [String: Int32] {
+        try client.withHandle { rk in
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(rk, 1, nil, &metadata, Int32(clamping: timeout.milliseconds))
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError.rd(.metadata, err, "metadata") }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            var counts: [String: Int32] = [:]
+            for i in 0..<Int(metadata.pointee.topic_cnt) {
+                let topic = metadata.pointee.topics[i]
+                let name = String(cString: topic.topic)
+                if !name.hasPrefix("__") && topic.err == RD_KAFKA_RESP_ERR_NO_ERROR { counts[name] = topic.partition_cnt }
+            }
+            return counts
+        }
+    }
+
+    /// Low and high watermarks of a partition.
+    public func watermarks(topic: String, partition: Int32, timeout: Duration = .seconds(10)) throws -> (low: Int64, high: Int64) {
+        try client.withHandle { try RDKafkaWatermarks.query($0, topic: topic, partition: partition, timeout: timeout) }
+    }
+
+    /// A group's committed offsets for the given partitions (`nil` offset: nothing committed).
+    public func committedOffsets(group: String, partitions: [TopicPartitionOffset], timeout: Duration = .seconds(10)) throws -> [TopicPartitionOffset] {
+        // rd_kafka_committed answers for the handle's own group.id: ask through a consumer that
+        // names the group but never subscribes, so it never joins or disturbs it.
+        var config = KafkaConsumerConfiguration(client: configuration, groupID: group)
+        config.onOffsetOutOfRange = .earliest
+        let consumer = try KafkaConsumer(configuration: config, logger: logger)
+        return try consumer.committed(partitions, timeout: timeout)
+    }
+}

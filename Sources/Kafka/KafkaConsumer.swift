@@ -1,0 +1,258 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// What one poll returned: messages in partition order, and per-partition errors.
+public struct PollResult: Sendable {
+    public var messages: [ConsumedMessage] = []
+    /// Errors tied to a partition (offset gap, offset out of range) or to the client.
+    /// A partition that reported a gap has been paused and delivers nothing more.
+    public var errors: [PartitionError] = []
+}
+
+public struct PartitionError: Error, Sendable, CustomStringConvertible {
+    /// `nil` for client-wide errors (all brokers down, fatal).
+    public var partition: TopicPartitionOffset?
+    public var error: KafkaError
+    public var description: String { "\(partition.map { "\($0): " } ?? "")\(error)" }
+}
+
+/// Called inside `poll` when the group hands partitions over or takes them away.
+public protocol RebalanceListener: Sendable {
+    /// Partitions were assigned. Return the offset to start each at (the caller's stored truth);
+    /// a `nil` offset starts at the configured default (earliest).
+    func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset]
+    /// Partitions are about to be revoked: finish and record before returning.
+    func partitionsRevoked(_ partitions: [TopicPartitionOffset])
+}
+
+/// A consumer with caller-managed offsets: no auto commit, no auto store.
+///
+/// Every blocking call (`poll`, `commitSync`, `close`) must run off the cooperative pool;
+/// the worker runtime calls them from its own thread.
+///
+/// Gap detection: the consumer remembers the next offset it expects per partition (from the
+/// assignment and every delivered message). A fetched offset beyond it, or the broker reporting
+/// the expected offset gone, is surfaced as `.offsetGap` and the partition is paused: never a
+/// silent skip. Disable it only for compacted topics, where gaps are normal.
+public final class KafkaConsumer: Sendable {
+    private let client: RDKafkaClient
+    private let logger: Logger
+    private let detectGaps: Bool
+    private let expected = Mutex<[TopicPartitionOffset: Int64]>([:])
+    private let stoppedPartitions = Mutex<Set<TopicPartitionOffset>>([])
+
+    public init(configuration: KafkaConsumerConfiguration, detectGaps: Bool = true, logger: Logger) throws {
+        self.logger = logger
+        self.detectGaps = detectGaps
+        self.client = try RDKafkaClient(kind: .consumer, properties: configuration.properties, logger: logger) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
+        }
+        // Route the main queue to the consumer queue so one poll serves everything.
+        _ = client.withHandle { rd_kafka_poll_set_consumer($0) }
+    }
+
+    /// Joins the group for `topics`; assignment arrives through `listener` inside `poll`.
+    public func subscribe(_ topics: [String], listener: any RebalanceListener) throws {
+        client.context.rebalance = { [weak self] event in
+            guard let self else { return nil }
+            switch event {
+            case .assigned(let partitions):
+                let positions = listener.partitionsAssigned(partitions)
+                self.expectPositions(positions)
+                return positions
+            case .revoked(let partitions):
+                listener.partitionsRevoked(partitions)
+                self.expected.withLock { e in partitions.forEach { e[$0.withoutOffset] = nil } }
+                return nil
+            }
+        }
+        let err = client.withHandle { rk in
+            RDKafkaTopicPartitionList.with(topics.map { TopicPartitionOffset(topic: $0, partition: RD_KAFKA_PARTITION_UA) }) {
+                rd_kafka_subscribe(rk, $0)
+            }
+        }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.consume, err, "subscribe") }
+    }
+
+    /// Reads the given partitions without a group (reference tables, tools), from the given offsets.
+    public func assign(_ partitions: [TopicPartitionOffset]) throws {
+        let positions = partitions.map { tp in
+            TopicPartitionOffset(topic: tp.topic, partition: tp.partition, offset: tp.offset ?? Int64(RD_KAFKA_OFFSET_BEGINNING))
+        }
+        expectPositions(partitions)
+        let err = client.withHandle { rk in RDKafkaTopicPartitionList.with(positions) { rd_kafka_assign(rk, $0) } }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.consume, err, "assign") }
+    }
+
+    private func expectPositions(_ positions: [TopicPartitionOffset]) {
+        expected.withLock { e in
+            for tp in positions { e[tp.withoutOffset] = tp.offset }
+        }
+        stoppedPartitions.withLock { s in positions.forEach { s.remove($0.withoutOffset) } }
+    }
+
+    /// Polls up to `maxMessages`, waiting at most `timeout` for the first. Blocking.
+    public func poll(maxMessages: Int, timeout: Duration) -> PollResult {
+        var result = PollResult()
+        var waitMs = Int32(clamping: timeout.milliseconds)
+        while result.messages.count < maxMessages {
+            guard let message = client.withHandle({ rd_kafka_consumer_poll($0, waitMs) }) else { break }
+            waitMs = 0
+            defer { rd_kafka_message_destroy(message) }
+            handle(message, into: &result)
+        }
+        return result
+    }
+
+    private func handle(_ message: UnsafeMutablePointer<rd_kafka_message_t>, into result: inout PollResult) {
+        let m = message.pointee
+        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) }
+        let tp = topic.map { TopicPartitionOffset(topic: $0, partition: m.partition) }
+        if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let isGap = m.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m.err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE
+            var error = KafkaError.rd(isGap ? .offsetGap : .consume, m.err, tp.map { "\($0)" } ?? "consumer")
+            if isGap, let tp {
+                error.reason += ": the broker no longer has the next offset; messages were lost to retention"
+                stop(tp)
+            }
+            result.errors.append(PartitionError(partition: tp, error: error))
+            return
+        }
+        guard let tp else { return }
+        if stoppedPartitions.withLock({ $0.contains(tp) }) { return }
+        if detectGaps {
+            let expectedOffset = expected.withLock { $0[tp] }
+            if let expectedOffset, m.offset > expectedOffset {
+                stop(tp)
+                result.errors.append(PartitionError(partition: tp, error: KafkaError(
+                    code: .offsetGap,
+                    reason: "\(tp): expected offset \(expectedOffset) but fetched \(m.offset): \(m.offset - expectedOffset) message(s) missing")))
+                return
+            }
+            if let expectedOffset, m.offset < expectedOffset { return }  // already delivered before a re-seek
+        }
+        expected.withLock { $0[tp] = m.offset + 1 }
+        result.messages.append(ConsumedMessage(
+            topic: tp.topic, partition: m.partition, offset: m.offset,
+            key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
+            value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) },
+            headers: Self.headers(of: message),
+            timestampMilliseconds: Self.timestamp(of: message)))
+    }
+
+    private func stop(_ tp: TopicPartitionOffset) {
+        stoppedPartitions.withLock { _ = $0.insert(tp) }
+        try? pause([tp])
+    }
+
+    private static func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
+        var hdrs: OpaquePointer?
+        guard rd_kafka_message_headers(message, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs else { return [] }
+        var headers: [KafkaHeader] = []
+        var index = 0
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while rd_kafka_header_get_all(hdrs, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            headers.append(KafkaHeader(name: name.map { String(cString: $0) } ?? "",
+                                       value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []))
+            index += 1
+        }
+        return headers
+    }
+
+    private static func timestamp(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int64? {
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let ts = rd_kafka_message_timestamp(message, &type)
+        return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts < 0 ? nil : ts
+    }
+
+    /// Partitions stopped after a gap, until they are assigned again.
+    public var stopped: Set<TopicPartitionOffset> { stoppedPartitions.withLock { $0 } }
+
+    public func pause(_ partitions: [TopicPartitionOffset]) throws {
+        let err = client.withHandle { rk in RDKafkaTopicPartitionList.with(partitions) { rd_kafka_pause_partitions(rk, $0) } }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.consume, err, "pause") }
+    }
+
+    public func resume(_ partitions: [TopicPartitionOffset]) throws {
+        let err = client.withHandle { rk in RDKafkaTopicPartitionList.with(partitions) { rd_kafka_resume_partitions(rk, $0) } }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.consume, err, "resume") }
+    }
+
+    /// Commits offsets (next offset to read) to the group, for lag tools. `async` returns at once.
+    public func commit(_ offsets: [TopicPartitionOffset], async: Bool) throws {
+        guard !offsets.isEmpty else { return }
+        let err = client.withHandle { rk in RDKafkaTopicPartitionList.with(offsets) { rd_kafka_commit(rk, $0, async ? 1 : 0) } }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            throw KafkaError.rd(.commit, err, "commit")
+        }
+    }
+
+    /// The group's committed offsets for `partitions`. Blocking.
+    public func committed(_ partitions: [TopicPartitionOffset], timeout: Duration) throws -> [TopicPartitionOffset] {
+        try client.withHandle { rk in
+            try RDKafkaTopicPartitionList.with(partitions.map(\.withoutOffset)) { list in
+                let err = rd_kafka_committed(rk, list, Int32(clamping: timeout.milliseconds))
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.commit, err, "committed") }
+                return RDKafkaTopicPartitionList.read(list)
+            }
+        }
+    }
+
+    /// The current assignment.
+    public func assignment() -> [TopicPartitionOffset] {
+        client.withHandle { rk in
+            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            guard rd_kafka_assignment(rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            return RDKafkaTopicPartitionList.read(list)
+        }
+    }
+
+    /// Low and high watermarks of a partition, asked of the broker. Blocking.
+    public func watermarks(topic: String, partition: Int32, timeout: Duration) throws -> (low: Int64, high: Int64) {
+        try client.withHandle { try RDKafkaWatermarks.query($0, topic: topic, partition: partition, timeout: timeout) }
+    }
+
+    /// Leaves the group (revoking through the listener) and closes. Blocking.
+    public func close() {
+        let err = client.withHandle { rd_kafka_consumer_close($0) }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning("consumer close failed", metadata: ["kafka.error": "\(KafkaError.rd(.consume, err))"])
+        }
+    }
+}
+
+enum RDKafkaWatermarks {
+    static func query(_ rk: OpaquePointer, topic: String, partition: Int32, timeout: Duration) throws -> (low: Int64, high: Int64) {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, Int32(clamping: timeout.milliseconds))
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.metadata, err, "watermarks \(topic)[\(partition)]") }
+        return (low, high)
+    }
+}
+
+/// Eager rebalance: assign with the listener's stored offsets, or unassign after it has finished.
+private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = { rk, err, partitions, opaque in
+    guard let rk, let partitions, let opaque else { return }
+    let context = Unmanaged<RDKafkaContext>.fromOpaque(opaque).takeUnretainedValue()
+    let list = RDKafkaTopicPartitionList.read(partitions)
+    switch err {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        let positions = context.rebalance?(.assigned(list.map(\.withoutOffset))) ?? list
+        let explicit = positions.map { tp in
+            TopicPartitionOffset(topic: tp.topic, partition: tp.partition, offset: tp.offset ?? Int64(RD_KAFKA_OFFSET_BEGINNING))
+        }
+        let assignErr = RDKafkaTopicPartitionList.with(explicit) { rd_kafka_assign(rk, $0) }
+        if assignErr != RD_KAFKA_RESP_ERR_NO_ERROR {
+            context.logger.error("assign failed", metadata: ["kafka.error": "\(KafkaError.rd(.rebalance, assignErr))"])
+        }
+    default:
+        _ = context.rebalance?(.revoked(list.map(\.withoutOffset)))
+        rd_kafka_assign(rk, nil)
+    }
+}

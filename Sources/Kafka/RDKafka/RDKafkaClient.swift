@@ -1,0 +1,100 @@
+import CRdKafka
+import Foundation
+import Logging
+
+/// What a C callback needs to reach Swift: the logger and, per client kind, a delivery or rebalance hook.
+///
+/// `@unchecked Sendable`: the fields are set once before the C handle exists and only read after,
+/// except `rebalance`, which is replaced only before `subscribe` is called.
+final class RDKafkaContext: @unchecked Sendable {
+    let logger: Logger
+    var rebalance: (@Sendable (RebalanceEvent) -> [TopicPartitionOffset]?)?
+
+    init(logger: Logger) { self.logger = logger }
+}
+
+enum RebalanceEvent: Sendable {
+    case assigned([TopicPartitionOffset])
+    case revoked([TopicPartitionOffset])
+}
+
+/// Owns one `rd_kafka_t`, destroyed in `deinit`. Reached only through `withHandle`.
+///
+/// `@unchecked Sendable`: librdkafka handles are thread-safe for the calls we make.
+final class RDKafkaClient: @unchecked Sendable {
+    private let handle: OpaquePointer
+    let context: RDKafkaContext
+    private let retainedContext: Unmanaged<RDKafkaContext>
+
+    enum Kind { case producer, consumer }
+
+    /// Creates the client. `configure` may add callbacks to the conf before it is handed over.
+    init(kind: Kind, properties: [String: String], logger: Logger,
+         configure: (OpaquePointer) -> Void = { _ in }) throws {
+        let conf = try RDKafkaConfig.make(properties)
+        let context = RDKafkaContext(logger: logger)
+        let retained = Unmanaged.passRetained(context)
+        rd_kafka_conf_set_opaque(conf, retained.toOpaque())
+        rd_kafka_conf_set_log_cb(conf, rdKafkaLogCallback)
+        configure(conf)
+        var errstr = [CChar](repeating: 0, count: 512)
+        let created = rd_kafka_new(kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf, &errstr, errstr.count)
+        guard let created else {
+            // rd_kafka_new frees the conf only on success.
+            rd_kafka_conf_destroy(conf)
+            retained.release()
+            throw KafkaError(code: .clientCreation, reason: errstr.errorText)
+        }
+        self.handle = created
+        self.context = context
+        self.retainedContext = retained
+    }
+
+    func withHandle<T>(_ body: (OpaquePointer) throws -> T) rethrows -> T {
+        try body(handle)
+    }
+
+    deinit {
+        rd_kafka_destroy(handle)
+        retainedContext.release()
+    }
+}
+
+enum RDKafkaConfig {
+    static func make(_ properties: [String: String]) throws -> OpaquePointer {
+        let conf = rd_kafka_conf_new()!
+        var errstr = [CChar](repeating: 0, count: 512)
+        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
+            if rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
+                rd_kafka_conf_destroy(conf)
+                // The value is left out: it may be a password (sasl.password, ssl.key.password).
+                throw KafkaError(code: .configuration, reason: "property \(key): \(errstr.errorText)")
+            }
+        }
+        return conf
+    }
+}
+
+/// Bridges librdkafka's syslog-levelled log lines to swift-log.
+private let rdKafkaLogCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Void = { rk, level, fac, buf in
+    guard let rk, let opaque = rd_kafka_opaque(rk) else { return }
+    let context = Unmanaged<RDKafkaContext>.fromOpaque(opaque).takeUnretainedValue()
+    let swiftLevel: Logger.Level
+    switch level {
+    case ...3: swiftLevel = .error
+    case 4: swiftLevel = .warning
+    case 5, 6: swiftLevel = .info
+    default: swiftLevel = .debug
+    }
+    context.logger.log(level: swiftLevel, "librdkafka", metadata: [
+        "rdkafka.facility": .string(fac.map { String(cString: $0) } ?? ""),
+        "rdkafka.message": .string(buf.map { String(cString: $0) } ?? ""),
+    ])
+}
+
+extension Array where Element == CChar {
+    /// The NUL-terminated text librdkafka wrote into an `errstr` buffer.
+    var errorText: String {
+        String(decoding: prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
