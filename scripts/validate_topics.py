@@ -16,6 +16,11 @@ agree on their partition count.
 
 Prints one line per topic and a final line "N passed, M failed"; exits non-zero on any
 failure. Usage: python3 scripts/validate_topics.py [TOPICS_DIR]
+
+Second mode, for other languages' tests (e.g. checking that values a Swift encoder wrote
+still conform):  python3 scripts/validate_topics.py --values TOPIC [TOPICS_DIR] < values.json
+reads a JSON array of values from stdin, validates each against Topics/TOPIC.json's
+schema, prints one line per value and "N passed, M failed", exits non-zero on a failure.
 """
 import json
 import os
@@ -31,7 +36,7 @@ except ImportError:  # pragma: no cover
     sys.exit(2)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOPICS_DIR = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "Topics")
+TOPICS_DIR = os.path.join(REPO, "Topics")
 
 # The contract's topic table (contract.md), plus the project's internal topic.
 CONTRACT_TOPICS = {
@@ -196,7 +201,46 @@ def check_topic(path, checker):
     return topic, problems, summary
 
 
+def validate_values(topic):
+    """--values mode: validates a JSON array read from stdin against one topic's schema."""
+    checker = format_checker()
+    path = os.path.join(TOPICS_DIR, topic + ".json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            schema = json.load(f)["schema"]
+        values = json.load(sys.stdin)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"cannot load {path} or stdin: {e}")
+        print("0 passed, 1 failed")
+        return 1
+    if not isinstance(values, list):
+        values = [values]
+    validator = Draft202012Validator(schema, format_checker=checker)
+    passed = failed = 0
+    for i, value in enumerate(values):
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if errors:
+            failed += 1
+            print(f"FAIL {topic}[{i}]: " + "; ".join(short(e) for e in errors[:5]))
+        else:
+            passed += 1
+            print(f"ok   {topic}[{i}]")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
 def main():
+    global TOPICS_DIR
+    args = sys.argv[1:]
+    if args[:1] == ["--values"]:
+        if len(args) < 2:
+            print("usage: validate_topics.py --values TOPIC [TOPICS_DIR] < values.json")
+            return 2
+        if len(args) > 2:
+            TOPICS_DIR = args[2]
+        return validate_values(args[1])
+    if args:
+        TOPICS_DIR = args[0]
     checker = format_checker()
     if not os.path.isdir(TOPICS_DIR):
         print(f"no Topics directory at {TOPICS_DIR}")
