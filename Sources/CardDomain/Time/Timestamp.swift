@@ -94,7 +94,6 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         default:
             return nil
         }
-        if second == 60 { fraction = min(fraction, 0.999_999) }
         let local = Double(date.daysSinceEpoch * 86_400 + hour * 3600 + minute * 60 + min(second, 59))
             + (second == 60 ? 0.999_999 : fraction)
         self.init(secondsSinceEpoch: local - Double(offset), utcOffsetSeconds: offset)

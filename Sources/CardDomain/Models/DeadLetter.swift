@@ -1,0 +1,59 @@
+import Foundation
+
+/// A record a worker could not process, as sent to `card.dlq` keyed by the original key.
+///
+/// `{"source_topic", "partition", "offset", "key", "error", "payload_base64", "worker", "at"}`.
+/// The payload travels untouched (base64) so ops can replay it; the `error` text is what
+/// people read and search, so it is always passed through ``Masking/redact(_:)``.
+public struct DeadLetter: Sendable, Hashable, Codable {
+    public var sourceTopic: String
+    public var partition: Int32
+    public var offset: Int64
+    /// The original record key as UTF-8 text (invalid bytes replaced), `nil` if it had none.
+    public var key: String?
+    /// Why the record was dead-lettered; never contains unmasked personal data.
+    public var error: String
+    public var payloadBase64: String
+    /// Which worker gave up on it (`intake`, `identity`, …).
+    public var worker: String
+    public var at: Timestamp
+
+    /// Creates a dead letter, redacting `error` and base64-encoding `payload`.
+    /// - Parameters:
+    ///   - error: a description we composed; it is still scrubbed of ID numbers, mobiles
+    ///     and links as a last line of defence.
+    ///   - payload: the record's value bytes, exactly as consumed.
+    public init(
+        sourceTopic: String, partition: Int32, offset: Int64, key: String?, error: String,
+        payload: some Collection<UInt8>, worker: String, at: Timestamp
+    ) {
+        self.init(
+            sourceTopic: sourceTopic, partition: partition, offset: offset, key: key, error: error,
+            payloadBase64: (payload as? Data ?? Data(payload)).base64EncodedString(), worker: worker, at: at)
+    }
+
+    /// Creates a dead letter from an already base64-encoded payload; `error` is redacted.
+    public init(
+        sourceTopic: String, partition: Int32, offset: Int64, key: String?, error: String,
+        payloadBase64: String, worker: String, at: Timestamp
+    ) {
+        self.sourceTopic = sourceTopic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.error = Masking.redact(error)
+        self.payloadBase64 = payloadBase64
+        self.worker = worker
+        self.at = at
+    }
+
+    /// The original payload bytes, or `nil` if `payload_base64` is not base64.
+    public var payload: Data? { Data(base64Encoded: payloadBase64) }
+
+    enum CodingKeys: String, CodingKey {
+        case sourceTopic = "source_topic"
+        case partition, offset, key, error
+        case payloadBase64 = "payload_base64"
+        case worker, at
+    }
+}
