@@ -1,0 +1,54 @@
+import Foundation
+import Kafka
+
+/// How a worker runs: where its brokers and state are, and how it batches, retries and commits.
+public struct WorkerConfiguration: Sendable {
+    /// Worker name, e.g. `intake`: the `worker` field of dead letters and the metrics dimension.
+    public var name: String
+    /// Consumer group. Default: `card-<name>`.
+    public var groupID: String
+    public var kafka: KafkaClientConfiguration
+    /// Folder holding one SQLite file per partition, plus the reference tables.
+    public var stateDirectory: URL
+    /// Most messages applied in one SQLite transaction. Default 500.
+    public var maxBatchSize: Int = 500
+    /// How long a poll waits for the first message. Default 50 ms.
+    public var pollTimeout: Duration = .milliseconds(50)
+    /// Where poison messages go. Default `card.dlq` (the contract's).
+    public var deadLetterTopic: String = "card.dlq"
+    /// Backoff for retriable failures: `initialBackoff * 2^(attempt-1)`, at most `maxBackoff`.
+    public var initialBackoff: Duration = .milliseconds(500)
+    public var maxBackoff: Duration = .seconds(60)
+    /// How often the handler's `tick` runs (overdue scans and the like). Default 1 s.
+    public var tickInterval: Duration = .seconds(1)
+    /// How often consumed offsets are also committed to Kafka for lag tools. Default 1 s.
+    public var kafkaCommitInterval: Duration = .seconds(1)
+    /// How long a graceful shutdown waits for the outbox to drain. Default 30 s.
+    public var drainTimeout: Duration = .seconds(30)
+    /// The clock the handler sees; tests drive it. Default: the system clock.
+    public var clock: @Sendable () -> Date = { Date() }
+    /// Producer tuning (compression, linger); its `client` is replaced by `kafka`.
+    public var producer: KafkaProducerConfiguration
+
+    public init(name: String, kafka: KafkaClientConfiguration, stateDirectory: URL, groupID: String? = nil) {
+        self.name = name
+        self.groupID = groupID ?? "card-\(name)"
+        self.kafka = kafka
+        self.stateDirectory = stateDirectory
+        self.producer = KafkaProducerConfiguration(client: kafka)
+    }
+
+    func backoff(afterAttempt attempt: Int) -> Duration {
+        let factor = Double(1 << min(max(attempt - 1, 0), 20))
+        let seconds = min(initialBackoff.seconds * factor, maxBackoff.seconds)
+        return .milliseconds(Int64(seconds * 1000))
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a `Double`.
+    public var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import GRDB
+import Kafka
+
+/// The header carrying every emitted message's deterministic id (`application_id/stage/seq` or similar).
+public let messageIDHeader = "card-message-id"
+
+/// A message handed to a handler, with its retry history.
+public struct InboundMessage: Sendable {
+    public var message: ConsumedMessage
+    /// 1 on first delivery; more when the handler asked to retry it.
+    public var attempt: Int
+    /// When this worker first saw it (the retry clock for grace periods).
+    public var firstSeenAt: Date
+
+    public var topic: String { message.topic }
+    public var partition: Int32 { message.partition }
+    public var offset: Int64 { message.offset }
+    public var key: [UInt8]? { message.key }
+    public var value: [UInt8]? { message.value }
+    /// The deterministic id the upstream stage stamped, if any.
+    public var messageID: String? { message.header(messageIDHeader)?.stringValue }
+}
+
+/// A message to emit. Its `id` must be deterministic: the same input yields the same id,
+/// so a re-send after a crash is recognised downstream as the same message.
+public struct OutboundMessage: Sendable, Hashable {
+    public var topic: String
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var id: String
+    public var headers: [KafkaHeader]
+
+    public init(topic: String, key: [UInt8]?, value: [UInt8], id: String, headers: [KafkaHeader] = []) {
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.id = id
+        self.headers = headers
+    }
+
+    public init(topic: String, key: String, value: [UInt8], id: String, headers: [KafkaHeader] = []) {
+        self.init(topic: topic, key: Array(key.utf8), value: value, id: id, headers: headers)
+    }
+}
+
+/// What a handler decided about one message.
+public enum HandlerResult: Sendable {
+    /// Applied: these messages go out (possibly none).
+    case done([OutboundMessage])
+    /// Not possible yet (e.g. a reference record not there yet): try again after a backoff,
+    /// without holding up the messages behind it.
+    case retry(reason: String)
+    /// Cannot ever be processed: to the dead-letter topic with `cause` (personal data is masked again there).
+    case deadLetter(cause: String)
+}
+
+/// What a handler may see besides the message.
+public struct HandlerContext: Sendable {
+    /// The worker's clock (driven in tests).
+    public var now: Date
+    /// The partition number whose state the transaction holds.
+    public var partition: Int32
+    /// Reference tables materialised from compacted topics, if the worker declared any.
+    public var reference: (any DatabaseReader)?
+}
+
+/// A reference table materialised in full by every instance from a compacted topic.
+public protocol ReferenceTable: Sendable {
+    var topic: String { get }
+    func migrate(_ migrator: inout DatabaseMigrator)
+    /// Applies one record (a `nil` value is a tombstone) to the table.
+    func apply(key: [UInt8]?, value: [UInt8]?, in db: Database) throws
+}
+
+/// The part of a worker that is its own: topics, state schema, and what a message does.
+///
+/// Everything else (transactions, offsets, outbox, dedup, retries, dead letters, shutdown,
+/// metrics) is the runtime's. `handle` runs inside the batch's SQLite transaction, in a
+/// savepoint of its own: a thrown error rolls back just that message, which is dead-lettered.
+public protocol WorkerHandler: Sendable {
+    /// Topics consumed in the group. Co-partitioned: partition N of each shares one state file.
+    var inputTopics: [String] { get }
+    /// Compacted topics materialised in full by every instance.
+    var referenceTables: [any ReferenceTable] { get }
+    /// Adds this worker's migrations for its per-partition state.
+    func migrate(_ migrator: inout DatabaseMigrator)
+    func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult
+    /// Runs every `tickInterval` per open partition: time-driven outputs (e.g. overdue orders).
+    func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage]
+}
+
+extension WorkerHandler {
+    public var referenceTables: [any ReferenceTable] { [] }
+    public func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage] { [] }
+}
+
+/// An error a handler throws when trying again later can succeed (the message is retried, not dead-lettered).
+public struct RetriableHandlerError: Error, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import GRDB
+import Kafka
+import Logging
+import Synchronization
+import CardDomain
+
+/// The effectively-once loop: poll a batch, apply it in one SQLite transaction per partition
+/// (state + outbox + next offsets), relay the outbox, commit offsets to Kafka for lag tools.
+///
+/// `@unchecked Sendable`: all mutable state is touched only on the loop's own thread; the
+/// rebalance listener runs inside `poll` on that same thread. `stopRequested` is a Mutex.
+final class WorkerLoop: RebalanceListener, @unchecked Sendable {
+    private let handler: any WorkerHandler
+    private let configuration: WorkerConfiguration
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private let reference: ReferenceLoader?
+    private let logger: Logger
+    private let metrics: WorkerMetrics
+    private let stopRequested = Mutex(false)
+
+    private var relays: [Int32: OutboxRelay] = [:]
+    private var nextRetryAt: [Int32: Date] = [:]
+    private var uncommitted: [TopicPartitionOffset: Int64] = [:]
+    private var lastTick = ContinuousClock.now
+    private var lastCommit = ContinuousClock.now
+    private var listenerFailure: Error?
+
+    init(handler: any WorkerHandler, configuration: WorkerConfiguration, reference: ReferenceLoader?, logger: Logger) throws {
+        self.handler = handler
+        self.configuration = configuration
+        self.reference = reference
+        self.logger = logger
+        self.metrics = WorkerMetrics(worker: configuration.name)
+        try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
+        var producerConfig = configuration.producer
+        producerConfig.client = configuration.kafka
+        producer = try KafkaProducer(configuration: producerConfig, logger: logger)
+        consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: configuration.kafka, groupID: configuration.groupID),
+                                     logger: logger)
+    }
+
+    func requestStop() { stopRequested.withLock { $0 = true } }
+    private var isStopping: Bool { stopRequested.withLock { $0 } }
+
+    /// Runs until `requestStop`, then finishes the batch, drains the outbox, commits and leaves the group.
+    func run() throws {
+        try consumer.subscribe(handler.inputTopics, listener: self)
+        logger.info("worker started", metadata: [LogKey.worker: "\(configuration.name)", "topics": "\(handler.inputTopics)"])
+        while !isStopping {
+            let result = consumer.poll(maxMessages: configuration.maxBatchSize, timeout: configuration.pollTimeout)
+            if let failure = listenerFailure { throw failure }
+            report(result.errors)
+            if !result.messages.isEmpty { try apply(result.messages) }
+            try runDueRetries()
+            try tickIfDue()
+            try relayAndCleanUp()
+            commitIfDue(force: false)
+        }
+        try shutDown()
+    }
+
+    // MARK: - Batches
+
+    private func apply(_ messages: [ConsumedMessage]) throws {
+        let start = ContinuousClock.now
+        var byPartition: [Int32: [ConsumedMessage]] = [:]
+        for message in messages { byPartition[message.partition, default: []].append(message) }
+        for (partition, batch) in byPartition {
+            guard let relay = relays[partition] else {
+                logger.warning("message for an unassigned partition dropped from this batch; it will be redelivered to its owner",
+                               metadata: [LogKey.partition: "\(partition)"])
+                continue
+            }
+            let now = configuration.clock()
+            let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
+            var emitted = 0
+            var parked = false
+            try relay.store.database.write { db in
+                try relay.deleteDelivered(in: db)
+                var next: [String: Int64] = [:]
+                for message in batch {
+                    next[message.topic] = message.offset + 1
+                    if let id = message.header(messageIDHeader)?.stringValue {
+                        if try PartitionStore.isApplied(db, id: id) {
+                            metrics.duplicatesDropped.increment()
+                            continue
+                        }
+                        try PartitionStore.markApplied(db, id: id, at: now)
+                    }
+                    let outcome = try process(InboundMessage(message: message, attempt: 1, firstSeenAt: now), in: db, context: context)
+                    emitted += outcome.emitted
+                    parked = parked || outcome.parked
+                }
+                for (topic, offset) in next {
+                    try PartitionStore.recordOffset(db, topic: topic, partition: partition, next: offset)
+                }
+            }
+            relay.didDeleteDelivered()
+            for message in batch { uncommitted[TopicPartitionOffset(topic: message.topic, partition: partition)] = message.offset + 1 }
+            if parked { nextRetryAt[partition] = try relay.store.nextRetryDue() }
+            metrics.consumed.increment(by: Int64(batch.count))
+            metrics.emitted.increment(by: Int64(emitted))
+        }
+        metrics.batchLatency.recordNanoseconds(Int64((ContinuousClock.now - start).seconds * 1e9))
+    }
+
+    private struct Outcome { var emitted = 0; var parked = false }
+
+    /// Runs the handler in a savepoint and records its decision: outputs, a parked retry, or a dead letter.
+    private func process(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> Outcome {
+        var result: HandlerResult = .done([])
+        do {
+            try db.inSavepoint {
+                result = try handler.handle(message, in: db, context: context)
+                if case .done = result { return .commit }
+                return .rollback  // a retry or a dead letter leaves no partial state behind
+            }
+        } catch let error as RetriableHandlerError {
+            result = .retry(reason: error.reason)
+        } catch {
+            result = .deadLetter(cause: "handler failed: \(error)")
+        }
+        var outcome = Outcome()
+        switch result {
+        case .done(let outputs):
+            for output in outputs { try PartitionStore.append(db, output) }
+            outcome.emitted = outputs.count
+            if message.attempt > 1 { try PartitionStore.unpark(db, message) }
+        case .retry(let reason):
+            let delay = configuration.backoff(afterAttempt: message.attempt)
+            try PartitionStore.park(db, message, reason: reason, nextAt: context.now.addingTimeInterval(delay.seconds))
+            metrics.retried.increment()
+            outcome.parked = true
+            logger.debug("message parked for retry", metadata: [
+                LogKey.topic: "\(message.topic)", LogKey.partition: "\(message.partition)", LogKey.offset: "\(message.offset)",
+                "attempt": "\(message.attempt)", "retry.in_seconds": "\(delay.seconds)"])
+        case .deadLetter(let cause):
+            try PartitionStore.append(db, DeadLetters.message(for: message, cause: cause, worker: configuration.name,
+                                                              topic: configuration.deadLetterTopic, at: context.now))
+            if message.attempt > 1 { try PartitionStore.unpark(db, message) }
+            metrics.deadLettered.increment()
+            outcome.emitted = 1
+            logger.warning("message dead-lettered", metadata: [
+                LogKey.topic: "\(message.topic)", LogKey.partition: "\(message.partition)", LogKey.offset: "\(message.offset)",
+                LogKey.error: "\(maskedForLog(cause))"])
+        }
+        return outcome
+    }
+
+    // MARK: - Retries and ticks
+
+    private func runDueRetries() throws {
+        let now = configuration.clock()
+        for (partition, due) in nextRetryAt where due <= now {
+            guard let relay = relays[partition] else { continue }
+            let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
+            try relay.store.database.write { db in
+                for message in try PartitionStore.dueRetries(db, now: now, limit: configuration.maxBatchSize) {
+                    _ = try process(message, in: db, context: context)
+                }
+            }
+            nextRetryAt[partition] = try relay.store.nextRetryDue()
+        }
+    }
+
+    private func tickIfDue() throws {
+        guard ContinuousClock.now - lastTick >= configuration.tickInterval else { return }
+        lastTick = ContinuousClock.now
+        let now = configuration.clock()
+        for (partition, relay) in relays {
+            let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
+            let count = try relay.store.database.write { db in
+                let outputs = try handler.tick(in: db, context: context)
+                for output in outputs { try PartitionStore.append(db, output) }
+                return outputs.count
+            }
+            metrics.emitted.increment(by: Int64(count))
+        }
+        metrics.outboxDepth.record(try relays.values.reduce(0) { $0 + (try $1.store.outboxDepth()) })
+    }
+
+    // MARK: - Relay and commits
+
+    private func relayAndCleanUp() throws {
+        for relay in relays.values {
+            for error in try relay.pump() {
+                logger.warning("delivery failed; the row stays in the outbox and is sent again", metadata: [LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    private func commitIfDue(force: Bool) {
+        guard !uncommitted.isEmpty, force || ContinuousClock.now - lastCommit >= configuration.kafkaCommitInterval else { return }
+        lastCommit = ContinuousClock.now
+        let offsets = uncommitted.map { TopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: $0.value) }
+        do {
+            // Kafka's copy is for lag tools only; SQLite holds the truth, so a failed commit loses nothing.
+            try consumer.commit(offsets, async: !force)
+            uncommitted.removeAll()
+        } catch {
+            logger.warning("offset commit to Kafka failed; will retry", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+
+    private func report(_ errors: [PartitionError]) {
+        for error in errors {
+            if error.error.code == .offsetGap {
+                metrics.offsetGaps.increment()
+                logger.critical("OFFSET GAP: partition stopped, messages are missing; operator action needed", metadata: [
+                    LogKey.topic: "\(error.partition?.topic ?? "-")", LogKey.partition: "\(error.partition?.partition ?? -1)",
+                    LogKey.error: "\(error.error.reason)"])
+            } else {
+                logger.warning("consumer error", metadata: [LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    // MARK: - Rebalance (called inside poll, on the loop thread)
+
+    func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
+        var positions: [TopicPartitionOffset] = []
+        do {
+            for partition in Set(partitions.map(\.partition)).sorted() {
+                let relay = try relays[partition] ?? {
+                    let store = try PartitionStore(directory: configuration.stateDirectory, partition: partition, handler: handler)
+                    return OutboxRelay(store: store, producer: producer)
+                }()
+                relays[partition] = relay
+                nextRetryAt[partition] = try relay.store.nextRetryDue()
+                let topics = partitions.filter { $0.partition == partition }.map(\.topic)
+                positions += try relay.store.storedOffsets(topics: topics)
+            }
+        } catch {
+            listenerFailure = error
+            logger.error("could not open partition state", metadata: [LogKey.error: "\(error)"])
+        }
+        metrics.assignedPartitions.record(relays.count)
+        logger.info("partitions assigned", metadata: ["partitions": "\(positions)"])
+        return positions
+    }
+
+    func partitionsRevoked(_ partitions: [TopicPartitionOffset]) {
+        for partition in Set(partitions.map(\.partition)).sorted() {
+            guard let relay = relays.removeValue(forKey: partition) else { continue }
+            nextRetryAt[partition] = nil
+            do {
+                if try !relay.drain(timeout: configuration.drainTimeout) {
+                    logger.warning("outbox not drained before revoke; the next owner sends the rest", metadata: [LogKey.partition: "\(partition)"])
+                }
+            } catch {
+                logger.error("drain on revoke failed", metadata: [LogKey.error: "\(error)"])
+            }
+        }
+        commitIfDue(force: true)
+        uncommitted = uncommitted.filter { !Set(partitions.map(\.partition)).contains($0.key.partition) }
+        metrics.assignedPartitions.record(relays.count)
+        logger.info("partitions revoked", metadata: ["partitions": "\(partitions)"])
+    }
+
+    // MARK: - Shutdown
+
+    private func shutDown() throws {
+        logger.info("worker stopping: draining outbox")
+        var drained = true
+        for relay in relays.values { drained = try relay.drain(timeout: configuration.drainTimeout) && drained }
+        commitIfDue(force: true)
+        consumer.close()
+        try? producer.flush(timeout: .seconds(5))
+        logger.info("worker stopped", metadata: ["outbox.drained": "\(drained)"])
+    }
+}
+
+/// Log-safe rendering of free text that may carry personal data.
+func maskedForLog(_ text: String) -> String {
+    Masking.redact(text)
+}

@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+import Kafka
+import Logging
+import Synchronization
+
+/// Materialises reference tables (compacted topics) in full in every instance: all partitions
+/// assigned without a group, applied in transactions with their offsets stored beside them.
+///
+/// `@unchecked Sendable`: the consumer loop runs on one thread; shared flags are in Mutexes.
+final class ReferenceLoader: @unchecked Sendable {
+    let database: DatabasePool
+    private let tables: [any ReferenceTable]
+    private let consumer: KafkaConsumer
+    private let admin: KafkaAdmin
+    private let logger: Logger
+    private let stopRequested = Mutex(false)
+    private let caughtUp = Mutex(false)
+    private let finished = DispatchSemaphore(value: 0)
+    /// High watermarks at start: reaching them means the tables are as fresh as when we started.
+    private var targets: [TopicPartitionOffset: Int64] = [:]
+
+    init(tables: [any ReferenceTable], configuration: WorkerConfiguration, logger: Logger) throws {
+        self.tables = tables
+        self.logger = logger
+        try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
+        database = try DatabasePool(path: configuration.stateDirectory.appendingPathComponent("reference.sqlite").path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("reference-runtime-v1") { db in
+            try db.execute(sql: "CREATE TABLE runtime_reference_offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (topic, partition))")
+        }
+        tables.forEach { $0.migrate(&migrator) }
+        try migrator.migrate(database)
+        // Compaction leaves offset holes by design, so gap detection is off here.
+        consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: configuration.kafka, groupID: nil),
+                                     detectGaps: false, logger: logger)
+        admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
+    }
+
+    /// Whether every reference partition has been read up to its high watermark at start.
+    var isCaughtUp: Bool { caughtUp.withLock { $0 } }
+
+    func start() throws {
+        let counts = try admin.topicPartitionCounts()
+        var positions: [TopicPartitionOffset] = []
+        for table in tables {
+            guard let count = counts[table.topic] else {
+                throw KafkaError(code: .metadata, reason: "reference topic \(table.topic) does not exist")
+            }
+            for partition in 0..<count {
+                let stored = try database.read { db in
+                    try Int64.fetchOne(db, sql: "SELECT next_offset FROM runtime_reference_offsets WHERE topic = ? AND partition = ?",
+                                       arguments: [table.topic, partition])
+                }
+                let tp = TopicPartitionOffset(topic: table.topic, partition: partition)
+                let high = try admin.watermarks(topic: table.topic, partition: partition).high
+                if high > (stored ?? 0) { targets[tp] = high }
+                positions.append(TopicPartitionOffset(topic: table.topic, partition: partition, offset: stored))
+            }
+        }
+        try consumer.assign(positions)
+        if targets.isEmpty { caughtUp.withLock { $0 = true } }
+        let thread = Thread { [self] in
+            while !stopRequested.withLock({ $0 }) {
+                do { try pollOnce() } catch {
+                    logger.error("reference table update failed", metadata: [LogKey.error: "\(error)"])
+                    Thread.sleep(forTimeInterval: 1)
+                }
+            }
+            consumer.close()
+            finished.signal()
+        }
+        thread.name = "reference-loader"
+        thread.start()
+    }
+
+    private func pollOnce() throws {
+        let result = consumer.poll(maxMessages: 1000, timeout: .milliseconds(100))
+        for error in result.errors { logger.warning("reference consumer error", metadata: [LogKey.error: "\(error)"]) }
+        guard !result.messages.isEmpty else { return }
+        let byTopic = Dictionary(uniqueKeysWithValues: tables.map { ($0.topic, $0) })
+        try database.write { db in
+            var next: [TopicPartitionOffset: Int64] = [:]
+            for message in result.messages {
+                try byTopic[message.topic]?.apply(key: message.key, value: message.value, in: db)
+                next[TopicPartitionOffset(topic: message.topic, partition: message.partition)] = message.offset + 1
+            }
+            for (tp, offset) in next {
+                try db.execute(sql: """
+                    INSERT INTO runtime_reference_offsets (topic, partition, next_offset) VALUES (?, ?, ?)
+                    ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset
+                    """, arguments: [tp.topic, tp.partition, offset])
+            }
+        }
+        for message in result.messages {
+            let tp = TopicPartitionOffset(topic: message.topic, partition: message.partition)
+            if let target = targets[tp], message.offset + 1 >= target { targets[tp] = nil }
+        }
+        if targets.isEmpty && !isCaughtUp {
+            caughtUp.withLock { $0 = true }
+            logger.info("reference tables caught up")
+        }
+    }
+
+    func stop() {
+        let was = stopRequested.withLock { s in defer { s = true }; return s }
+        if !was { finished.wait() }
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import GRDB
+import Kafka
+
+/// One SQLite file holding partition N's state for every input topic: the worker's own tables
+/// and the runtime's (offsets, outbox, applied ids, parked retries), so one transaction covers
+/// state, outputs and offsets together, and the file can move to another instance whole.
+final class PartitionStore {
+    let partition: Int32
+    let database: DatabasePool
+    let url: URL
+
+    /// Opens (creating if needed) and migrates the file for `partition`.
+    init(directory: URL, partition: Int32, handler: any WorkerHandler) throws {
+        self.partition = partition
+        url = directory.appendingPathComponent(String(format: "partition-%03d.sqlite", partition))
+        var config = Configuration()
+        config.prepareDatabase { db in
+            // WAL + NORMAL survives kill -9 (what we guard against) without an fsync per batch;
+            // after a power loss the last batches replay from Kafka and dedup absorbs them.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        config.busyMode = .timeout(10)
+        database = try DatabasePool(path: url.path, configuration: config)
+        var migrator = DatabaseMigrator()
+        Self.registerRuntimeMigrations(&migrator)
+        handler.migrate(&migrator)
+        try migrator.migrate(database)
+    }
+
+    static func registerRuntimeMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("runtime-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE runtime_offsets (
+                    topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+                    PRIMARY KEY (topic, partition));
+                CREATE TABLE runtime_outbox (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    topic TEXT NOT NULL, key BLOB, value BLOB NOT NULL,
+                    message_id TEXT NOT NULL, headers BLOB);
+                CREATE TABLE runtime_applied (message_id TEXT PRIMARY KEY, applied_at REAL NOT NULL) WITHOUT ROWID;
+                CREATE TABLE runtime_retry (
+                    topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
+                    key BLOB, value BLOB, headers BLOB, timestamp_ms INTEGER,
+                    attempts INTEGER NOT NULL, first_seen_at REAL NOT NULL, next_at REAL NOT NULL,
+                    last_reason TEXT NOT NULL,
+                    PRIMARY KEY (topic, partition, offset));
+                CREATE INDEX runtime_retry_due ON runtime_retry(next_at);
+                """)
+        }
+    }
+
+    // MARK: - Offsets
+
+    /// The next offset to read for each input topic, as last committed with the state.
+    func storedOffsets(topics: [String]) throws -> [TopicPartitionOffset] {
+        try database.read { db in
+            try topics.map { topic in
+                let next = try Int64.fetchOne(db, sql: "SELECT next_offset FROM runtime_offsets WHERE topic = ? AND partition = ?",
+                                              arguments: [topic, partition])
+                return TopicPartitionOffset(topic: topic, partition: partition, offset: next)
+            }
+        }
+    }
+
+    static func recordOffset(_ db: Database, topic: String, partition: Int32, next: Int64) throws {
+        try db.execute(sql: """
+            INSERT INTO runtime_offsets (topic, partition, next_offset) VALUES (?, ?, ?)
+            ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset
+            """, arguments: [topic, partition, next])
+    }
+
+    // MARK: - Dedup
+
+    static func isApplied(_ db: Database, id: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM runtime_applied WHERE message_id = ?", arguments: [id]) ?? false
+    }
+
+    static func markApplied(_ db: Database, id: String, at: Date) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO runtime_applied (message_id, applied_at) VALUES (?, ?)",
+                       arguments: [id, at.timeIntervalSince1970])
+    }
+
+    // MARK: - Outbox
+
+    static func append(_ db: Database, _ message: OutboundMessage) throws {
+        try db.execute(sql: "INSERT INTO runtime_outbox (topic, key, value, message_id, headers) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [message.topic, message.key.map { Data($0) }, Data(message.value), message.id,
+                                   HeaderCoding.encode(message.headers)])
+    }
+
+    struct OutboxRow {
+        var seq: Int64
+        var record: ProducerRecord
+    }
+
+    /// Rows after `seq`, oldest first, with the message id header added.
+    func outboxRows(after seq: Int64, limit: Int) throws -> [OutboxRow] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, topic, key, value, message_id, headers FROM runtime_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                             arguments: [seq, limit]).map { row in
+                let key: Data? = row["key"]
+                let value: Data = row["value"]
+                var headers = HeaderCoding.decode(row["headers"])
+                headers.append(KafkaHeader(name: messageIDHeader, string: row["message_id"]))
+                return OutboxRow(seq: row["seq"], record: ProducerRecord(
+                    topic: row["topic"], key: key.map { Array($0) }, value: Array(value), headers: headers))
+            }
+        }
+    }
+
+    static func deleteOutbox(_ db: Database, seqs: [Int64]) throws {
+        guard !seqs.isEmpty else { return }
+        try db.execute(sql: "DELETE FROM runtime_outbox WHERE seq IN (\(seqs.map { _ in "?" }.joined(separator: ",")))",
+                       arguments: StatementArguments(seqs))
+    }
+
+    func outboxDepth() throws -> Int {
+        try database.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM runtime_outbox") ?? 0 }
+    }
+
+    // MARK: - Retries
+
+    static func park(_ db: Database, _ message: InboundMessage, reason: String, nextAt: Date) throws {
+        let m = message.message
+        try db.execute(sql: """
+            INSERT INTO runtime_retry (topic, partition, offset, key, value, headers, timestamp_ms, attempts, first_seen_at, next_at, last_reason)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(topic, partition, offset) DO UPDATE SET
+                attempts = excluded.attempts, next_at = excluded.next_at, last_reason = excluded.last_reason
+            """, arguments: [m.topic, m.partition, m.offset, m.key.map { Data($0) }, m.value.map { Data($0) },
+                             HeaderCoding.encode(m.headers), m.timestampMilliseconds, message.attempt,
+                             message.firstSeenAt.timeIntervalSince1970, nextAt.timeIntervalSince1970, reason])
+    }
+
+    static func unpark(_ db: Database, _ message: InboundMessage) throws {
+        try db.execute(sql: "DELETE FROM runtime_retry WHERE topic = ? AND partition = ? AND offset = ?",
+                       arguments: [message.topic, message.partition, message.offset])
+    }
+
+    /// Parked messages due at `now`, as they will be handed to the handler again (attempt + 1).
+    static func dueRetries(_ db: Database, now: Date, limit: Int) throws -> [InboundMessage] {
+        try Row.fetchAll(db, sql: "SELECT * FROM runtime_retry WHERE next_at <= ? ORDER BY next_at LIMIT ?",
+                         arguments: [now.timeIntervalSince1970, limit]).map { row in
+            let key: Data? = row["key"]
+            let value: Data? = row["value"]
+            let message = ConsumedMessage(topic: row["topic"], partition: row["partition"], offset: row["offset"],
+                                          key: key.map { Array($0) }, value: value.map { Array($0) },
+                                          headers: HeaderCoding.decode(row["headers"]), timestampMilliseconds: row["timestamp_ms"])
+            return InboundMessage(message: message, attempt: (row["attempts"] as Int) + 1,
+                                  firstSeenAt: Date(timeIntervalSince1970: row["first_seen_at"]))
+        }
+    }
+
+    func nextRetryDue() throws -> Date? {
+        try database.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(next_at) FROM runtime_retry").map { Date(timeIntervalSince1970: $0) }
+        }
+    }
+}
+
+/// Headers stored as a compact length-prefixed blob (names and values are arbitrary bytes).
+enum HeaderCoding {
+    static func encode(_ headers: [KafkaHeader]) -> Data? {
+        guard !headers.isEmpty else { return nil }
+        var data = Data()
+        for header in headers {
+            let name = Array(header.name.utf8)
+            data.append(contentsOf: withUnsafeBytes(of: UInt32(name.count).bigEndian, Array.init))
+            data.append(contentsOf: name)
+            data.append(contentsOf: withUnsafeBytes(of: UInt32(header.value.count).bigEndian, Array.init))
+            data.append(contentsOf: header.value)
+        }
+        return data
+    }
+
+    static func decode(_ data: Data?) -> [KafkaHeader] {
+        guard let data else { return [] }
+        let bytes = Array(data)
+        var headers: [KafkaHeader] = []
+        var i = 0
+        func length() -> Int? {
+            guard i + 4 <= bytes.count else { return nil }
+            defer { i += 4 }
+            return Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+        }
+        while let nameLength = length(), i + nameLength <= bytes.count {
+            let name = String(decoding: bytes[i..<i + nameLength], as: UTF8.self)
+            i += nameLength
+            guard let valueLength = length(), i + valueLength <= bytes.count else { break }
+            headers.append(KafkaHeader(name: name, value: Array(bytes[i..<i + valueLength])))
+            i += valueLength
+        }
+        return headers
+    }
+}

@@ -1,0 +1,38 @@
+import Metrics
+
+/// The runtime's metrics, labelled by worker. Names follow Prometheus conventions.
+struct WorkerMetrics {
+    let consumed: Counter
+    let emitted: Counter
+    let deadLettered: Counter
+    let retried: Counter
+    let duplicatesDropped: Counter
+    let offsetGaps: Counter
+    let batchLatency: Timer
+    let outboxDepth: Gauge
+    let assignedPartitions: Gauge
+
+    init(worker: String) {
+        let d = [("worker", worker)]
+        consumed = Counter(label: "card_worker_consumed_total", dimensions: d)
+        emitted = Counter(label: "card_worker_emitted_total", dimensions: d)
+        deadLettered = Counter(label: "card_worker_dead_lettered_total", dimensions: d)
+        retried = Counter(label: "card_worker_retries_total", dimensions: d)
+        duplicatesDropped = Counter(label: "card_worker_duplicates_dropped_total", dimensions: d)
+        offsetGaps = Counter(label: "card_worker_offset_gaps_total", dimensions: d)
+        batchLatency = Timer(label: "card_worker_batch_duration_seconds", dimensions: d)
+        outboxDepth = Gauge(label: "card_worker_outbox_depth", dimensions: d)
+        assignedPartitions = Gauge(label: "card_worker_assigned_partitions", dimensions: d)
+    }
+}
+
+/// Metadata keys for log lines, kept in one place so dashboards and greps agree.
+public enum LogKey {
+    public static let worker = "worker"
+    public static let topic = "kafka.topic"
+    public static let partition = "kafka.partition"
+    public static let offset = "kafka.offset"
+    public static let error = "error"
+    public static let count = "count"
+    public static let messageID = "message.id"
+}
