@@ -50,12 +50,25 @@ let package = Package(
             ]
         ),
 
-        // MARK: - Executables
-        .executableTarget(
-            name: "CountWorker",
+        /// Flags and environment shared by every worker executable; parsing stays out of the runtime.
+        .target(
+            name: "WorkerCLI",
             dependencies: [
                 "WorkerRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: - Executables
+        /// A minimal worker (counts per key) that proves the runtime's guarantees in tests and benchmarks.
+        .executableTarget(
+            name: "CountWorker",
+            dependencies: [
+                "WorkerRuntime", "WorkerCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .executableTarget(
@@ -66,6 +79,7 @@ let package = Package(
                 "CardDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 

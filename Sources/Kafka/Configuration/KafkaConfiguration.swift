@@ -84,7 +84,6 @@ public struct KafkaConsumerConfiguration: Sendable {
         p["auto.offset.reset"] = onOffsetOutOfRange == .error ? "error" : onOffsetOutOfRange.rawValue
         p["session.timeout.ms"] = String(sessionTimeout.milliseconds)
         p["max.poll.interval.ms"] = String(maxPollInterval.milliseconds)
-        p["allow.auto.create.topics"] = "false"
         p.merge(client.extraProperties) { _, extra in extra }
         return p
     }

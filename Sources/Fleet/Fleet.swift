@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Fleet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleet",
+        abstract: "Run and operate the social security card pipeline.",
+        subcommands: [Broker.self, Produce.self, RuntimeBench.self])
+}

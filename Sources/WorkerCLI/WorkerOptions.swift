@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import Logging
+import ServiceLifecycle
+import WorkerRuntime
+
+/// The options every worker executable shares. Each may also come from the environment
+/// (`CARD_BROKERS`, `CARD_STATE_DIR`, …), which is how docker-compose configures them.
+public struct WorkerOptions: ParsableArguments {
+    @Option(help: "Kafka bootstrap servers (host:port,…). Env: CARD_BROKERS. Default: read from --bootstrap-file.")
+    public var brokers: String?
+
+    @Option(help: "File holding the bootstrap list the embedded broker publishes. Env: CARD_BOOTSTRAP_FILE.")
+    public var bootstrapFile: String = "run/bootstrap"
+
+    @Option(help: "Folder for this worker's SQLite state (one file per partition). Env: CARD_STATE_DIR.")
+    public var stateDir: String?
+
+    @Option(help: "Consumer group id. Env: CARD_GROUP_ID. Default: card-<worker>.")
+    public var groupId: String?
+
+    @Option(help: "Most messages applied in one SQLite transaction. Env: CARD_BATCH_SIZE.")
+    public var batchSize: Int?
+
+    @Option(name: .customLong("kafka-property"), parsing: .singleValue,
+            help: "Raw librdkafka property key=value, repeatable (security.protocol, sasl.*, ssl.*). Env: CARD_KAFKA_<KEY with dots as _>.")
+    public var kafkaProperties: [String] = []
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Env: CARD_LOG_LEVEL.")
+    public var logLevel: String?
+
+    @Option(help: "Seconds added to the system clock the worker's rules see (demos and tests of time rules). Env: CARD_CLOCK_OFFSET_SECONDS.")
+    public var clockOffsetSeconds: Double?
+
+    public init() {}
+
+    /// Builds the worker configuration from flags, then environment, then defaults.
+    /// - Throws: `ValidationError` when no broker list can be found.
+    public func configuration(worker: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> WorkerConfiguration {
+        let bootstrapPath = environment["CARD_BOOTSTRAP_FILE"] ?? bootstrapFile
+        guard let servers = brokers ?? environment["CARD_BROKERS"] ?? Self.readBootstrap(bootstrapPath) else {
+            throw ValidationError("no brokers: pass --brokers, set CARD_BROKERS, or start the embedded broker (fleet up) so \(bootstrapPath) exists")
+        }
+        var extra: [String: String] = [:]
+        for (key, value) in environment where key.hasPrefix("CARD_KAFKA_") {
+            extra[key.dropFirst("CARD_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
+        }
+        for property in kafkaProperties {
+            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--kafka-property needs key=value, got \(property)") }
+            extra[parts[0]] = parts[1]
+        }
+        let stateDirectory = URL(fileURLWithPath: stateDir ?? environment["CARD_STATE_DIR"] ?? "run/state/\(worker)")
+        var config = WorkerConfiguration(
+            name: worker,
+            kafka: KafkaClientConfiguration(bootstrapServers: servers, clientID: "card-\(worker)", extraProperties: extra),
+            stateDirectory: stateDirectory,
+            groupID: groupId ?? environment["CARD_GROUP_ID"])
+        if let size = batchSize ?? environment["CARD_BATCH_SIZE"].flatMap(Int.init) { config.maxBatchSize = size }
+        if let offset = clockOffsetSeconds ?? environment["CARD_CLOCK_OFFSET_SECONDS"].flatMap(Double.init) {
+            config.clock = { Date().addingTimeInterval(offset) }
+        }
+        return config
+    }
+
+    public var resolvedLogLevel: Logger.Level {
+        (logLevel ?? ProcessInfo.processInfo.environment["CARD_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
+    }
+
+    static func readBootstrap(_ path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+}
+
+/// Runs a worker until SIGTERM/SIGINT, with masked logs on stderr.
+public enum WorkerMain {
+    public static func run(worker: String, handler: any WorkerHandler, options: WorkerOptions) async throws {
+        let level = options.resolvedLogLevel
+        LoggingSystem.bootstrap { label in
+            var handler = MaskingLogHandler(StreamLogHandler.standardError(label: label))
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "card.\(worker)")
+        let configuration = try options.configuration(worker: worker)
+        let service = WorkerService(handler: handler, configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                             failureTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
