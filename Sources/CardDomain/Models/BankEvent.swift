@@ -41,4 +41,14 @@ public struct BankEvent: Sendable, Hashable, Codable {
         case orderID = "order_id"
         case event, reason, at
     }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(applicationID, forKey: .applicationID)
+        try c.encode(orderID, forKey: .orderID)
+        try c.encode(event, forKey: .event)
+        // The contract lists `reason` on every event; null when the bank gave none.
+        try c.encode(reason, forKey: .reason)
+        try c.encode(at, forKey: .at)
+    }
 }

@@ -51,8 +51,8 @@ public struct CardOrder: Sendable, Hashable, Codable {
             branch: submission.card.branch,
             cardholder: Cardholder(
                 name: a.name, idNumber: a.idNumber, gender: a.gender, birthDate: a.birthDate,
-                nationality: a.nationality, ethnicity: a.ethnicity, occupation: a.occupation,
-                district: a.district, address: a.address, mobile: a.mobile),
+                nationality: a.nationality, ethnicity: a.ethnicity, district: a.district,
+                address: a.address, idValidTo: a.idValidTo, occupation: a.occupation, mobile: a.mobile),
             photo: submission.documents.photo,
             functions: submission.card.functions,
             agent: OrderAgent(name: submission.agent.name, mobileMasked: Masking.mobile(submission.agent.mobile)),
@@ -79,14 +79,17 @@ public struct CardOrder: Sendable, Hashable, Codable {
         public var birthDate: CivilDate
         public var nationality: String
         public var ethnicity: String
-        public var occupation: String
         public var district: String
         public var address: String
-        public var mobile: String
+        /// How long the child's ID document is valid, so the bank can print it.
+        public var idValidTo: Submission.Validity?
+        public var occupation: String?
+        public var mobile: String?
 
         public init(
             name: String, idNumber: String, gender: Gender, birthDate: CivilDate, nationality: String,
-            ethnicity: String, occupation: String, district: String, address: String, mobile: String
+            ethnicity: String, district: String, address: String, idValidTo: Submission.Validity? = nil,
+            occupation: String? = nil, mobile: String? = nil
         ) {
             self.name = name
             self.idNumber = idNumber
@@ -94,9 +97,10 @@ public struct CardOrder: Sendable, Hashable, Codable {
             self.birthDate = birthDate
             self.nationality = nationality
             self.ethnicity = ethnicity
-            self.occupation = occupation
             self.district = district
             self.address = address
+            self.idValidTo = idValidTo
+            self.occupation = occupation
             self.mobile = mobile
         }
 
@@ -105,7 +109,9 @@ public struct CardOrder: Sendable, Hashable, Codable {
             case idNumber = "id_number"
             case gender
             case birthDate = "birth_date"
-            case nationality, ethnicity, occupation, district, address, mobile
+            case nationality, ethnicity, district, address
+            case idValidTo = "id_valid_to"
+            case occupation, mobile
         }
     }
 

@@ -56,4 +56,17 @@ public struct DeadLetter: Sendable, Hashable, Codable {
         case payloadBase64 = "payload_base64"
         case worker, at
     }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sourceTopic, forKey: .sourceTopic)
+        try c.encode(partition, forKey: .partition)
+        try c.encode(offset, forKey: .offset)
+        // Required by the contract even when the record had no key: written as null.
+        try c.encode(key, forKey: .key)
+        try c.encode(error, forKey: .error)
+        try c.encode(payloadBase64, forKey: .payloadBase64)
+        try c.encode(worker, forKey: .worker)
+        try c.encode(at, forKey: .at)
+    }
 }

@@ -3,19 +3,28 @@
 public struct Reason: Sendable, Hashable, Codable {
     public var code: ReasonCode
     /// Dotted path into the submission (`applicant.birth_date`, `documents.photo`), or a
-    /// person (`agent` / `applicant`) for registry rules.
-    public var field: String
+    /// person (`agent` / `applicant`) for registry rules; `nil` (written `null`) when the
+    /// reason is not about one field.
+    public var field: String?
     /// What went wrong, in Chinese, without quoting any personal data.
     public var message: String
 
-    public init(code: ReasonCode, field: String, message: String? = nil) {
+    public init(code: ReasonCode, field: String?, message: String? = nil) {
         self.code = code
         self.field = field
-        self.message = message ?? ReasonMessages.message(for: code, field: field)
+        self.message = message ?? ReasonMessages.message(for: code, field: field ?? "")
     }
 
     enum CodingKeys: String, CodingKey {
         case code, field, message
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(code, forKey: .code)
+        // Always present, as `card.status` lists it; null when not about one field.
+        try c.encode(field, forKey: .field)
+        try c.encode(message, forKey: .message)
     }
 
     // MARK: - Reasons that need state the pure rules do not have

@@ -64,4 +64,19 @@ public struct RegistryPerson: Sendable, Hashable, Codable {
         householdID = try c.decodeIfPresent(String.self, forKey: .householdID)
         isHouseholder = try c.decodeIfPresent(Bool.self, forKey: .isHouseholder) ?? false
     }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(idNumber, forKey: .idNumber)
+        try c.encode(name, forKey: .name)
+        try c.encode(gender, forKey: .gender)
+        try c.encode(birthDate, forKey: .birthDate)
+        try c.encode(status, forKey: .status)
+        // The feed writes every key, with null for unknown ids; so do we.
+        try c.encode(fatherID, forKey: .fatherID)
+        try c.encode(motherID, forKey: .motherID)
+        try c.encode(guardianIDs, forKey: .guardianIDs)
+        try c.encode(householdID, forKey: .householdID)
+        try c.encode(isHouseholder, forKey: .isHouseholder)
+    }
 }
