@@ -109,6 +109,22 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 }
 
+// MARK: - Literals
+
+/// Literals make fixtures and hand-built values readable: `["same_booklet": true]`.
+/// There is deliberately no `nil` literal: `JSONValue?` would then have two nils.
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .integer(value) }
+    public init(floatLiteral value: Double) { self = .number(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
 /// The encoder and decoder every worker should use for contract messages.
 ///
 /// Sorted keys make the bytes of a re-emitted message identical to the first emission,
