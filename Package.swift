@@ -61,6 +61,12 @@ let package = Package(
             ]
         ),
 
+        /// Child processes, build products and whole-topic reading: shared by `fleet`, benchmarks and tests.
+        .target(
+            name: "FleetSupport",
+            dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")]
+        ),
+
         // MARK: - Executables
         /// A minimal worker (counts per key) that proves the runtime's guarantees in tests and benchmarks.
         .executableTarget(
@@ -76,6 +82,7 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "WorkerRuntime",
+                "FleetSupport",
                 "CardDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -85,11 +92,11 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "CardDomainTests", dependencies: ["CardDomain"]),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Fleet"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "FleetSupport", "Fleet"]),
         .testTarget(
             name: "WorkerRuntimeTests",
             dependencies: [
-                "WorkerRuntime", "Kafka", "CountWorker", "Fleet",
+                "WorkerRuntime", "Kafka", "FleetSupport", "CountWorker", "Fleet",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

@@ -24,6 +24,10 @@ struct CountHandler: WorkerHandler {
             let shown = message.value.map { String(decoding: $0, as: UTF8.self) } ?? "<null>"
             return .deadLetter(cause: "cannot count value \(shown)")
         }
+        // "retry:N" stands for a record whose prerequisite arrives later: not countable before attempt N.
+        if text.hasPrefix("retry:"), let needed = Int(text.dropFirst("retry:".count)), message.attempt < needed {
+            return .retry(reason: "attempt \(message.attempt) of \(needed)")
+        }
         let key = message.key.map { String(decoding: $0, as: UTF8.self) } ?? ""
         try db.execute(sql: "INSERT INTO counts (key, count) VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET count = count + 1",
                        arguments: [key])

@@ -40,7 +40,7 @@ public final class KafkaConsumer: Sendable {
     private let client: RDKafkaClient
     private let logger: Logger
     private let detectGaps: Bool
-    private let expected = Mutex<[TopicPartitionOffset: Int64]>([:])
+    private let gapGuard = Mutex(OffsetGapGuard())
     private let stoppedPartitions = Mutex<Set<TopicPartitionOffset>>([])
 
     public init(configuration: KafkaConsumerConfiguration, detectGaps: Bool = true, logger: Logger) throws {
@@ -64,7 +64,7 @@ public final class KafkaConsumer: Sendable {
                 return positions
             case .revoked(let partitions):
                 listener.partitionsRevoked(partitions)
-                self.expected.withLock { e in partitions.forEach { e[$0.withoutOffset] = nil } }
+                self.gapGuard.withLock { g in partitions.forEach { g.forget($0) } }
                 return nil
             }
         }
@@ -87,9 +87,7 @@ public final class KafkaConsumer: Sendable {
     }
 
     private func expectPositions(_ positions: [TopicPartitionOffset]) {
-        expected.withLock { e in
-            for tp in positions { e[tp.withoutOffset] = tp.offset }
-        }
+        gapGuard.withLock { g in positions.forEach { g.expect($0) } }
         stoppedPartitions.withLock { s in positions.forEach { s.remove($0.withoutOffset) } }
     }
 
@@ -123,17 +121,19 @@ public final class KafkaConsumer: Sendable {
         guard let tp else { return }
         if stoppedPartitions.withLock({ $0.contains(tp) }) { return }
         if detectGaps {
-            let expectedOffset = expected.withLock { $0[tp] }
-            if let expectedOffset, m.offset > expectedOffset {
+            switch gapGuard.withLock({ $0.judge(tp, offset: m.offset) }) {
+            case .deliver:
+                break
+            case .alreadyDelivered:
+                return
+            case .gap(let expectedOffset):
                 stop(tp)
                 result.errors.append(PartitionError(partition: tp, error: KafkaError(
                     code: .offsetGap,
                     reason: "\(tp): expected offset \(expectedOffset) but fetched \(m.offset): \(m.offset - expectedOffset) message(s) missing")))
                 return
             }
-            if let expectedOffset, m.offset < expectedOffset { return }  // already delivered before a re-seek
         }
-        expected.withLock { $0[tp] = m.offset + 1 }
         result.messages.append(ConsumedMessage(
             topic: tp.topic, partition: m.partition, offset: m.offset,
             key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },

@@ -1,0 +1,94 @@
+import Foundation
+import Synchronization
+
+/// A child process of the fleet (a worker, the broker, a tool): started, signalled, awaited,
+/// its peak memory read from `/proc`.
+///
+/// `@unchecked Sendable`: `Process` is used only through thread-safe calls after launch.
+public final class ChildProcess: @unchecked Sendable {
+    public let name: String
+    private let process: Process
+    public let logFile: URL?
+
+    /// Starts `executable` with `arguments`; stdout and stderr go to `logFile` (appended) or are discarded.
+    public init(name: String, executable: URL, arguments: [String], environment: [String: String]? = nil,
+                workingDirectory: URL? = nil, logFile: URL? = nil) throws {
+        self.name = name
+        self.logFile = logFile
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
+        if let logFile {
+            if !FileManager.default.fileExists(atPath: logFile.path) {
+                FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            }
+            let handle = try FileHandle(forWritingTo: logFile)
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        }
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    /// Sends a signal (`SIGTERM` for a graceful stop, `SIGKILL` for a crash).
+    public func signal(_ signal: Int32) { if process.isRunning { kill(process.processIdentifier, signal) } }
+
+    /// Waits for the process to exit, up to `timeout`. Blocking: call from a thread or `waitAsync`.
+    /// - Returns: the exit status, or `nil` if it is still running.
+    @discardableResult
+    public func wait(timeout: Duration) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        return exitStatus
+    }
+
+    /// Waits without blocking the cooperative pool.
+    @discardableResult
+    public func waitAsync(timeout: Duration) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return exitStatus
+    }
+
+    /// Peak resident set size in bytes (`VmHWM`), while the process runs.
+    public var peakRSS: Int? { ProcStatus.peakRSS(pid: pid) }
+}
+
+public enum ProcStatus {
+    /// `VmHWM` of a live process, in bytes.
+    public static func peakRSS(pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
+            return kb.map { $0 * 1024 }
+        }
+        return nil
+    }
+}
+
+/// Where the package's executables were built (beside the running binary, or `.build/debug`).
+public enum BuildProducts {
+    public static func executable(_ name: String) -> URL {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent(),
+            URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent(),
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/release"),
+        ]
+        for directory in candidates {
+            let url = directory.appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return candidates[0].appendingPathComponent(name)
+    }
+}

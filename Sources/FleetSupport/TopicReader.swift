@@ -1,0 +1,42 @@
+import Foundation
+import Kafka
+import Logging
+
+/// Reads whole topics from the start without a group: for tests, tools and verification runs.
+public final class TopicReader: Sendable {
+    private let consumer: KafkaConsumer
+    private let admin: KafkaAdmin
+
+    public init(bootstrapServers: String, logger: Logger = Logger(label: "card.reader")) throws {
+        let client = KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "card-reader")
+        consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: nil), logger: logger)
+        admin = try KafkaAdmin(configuration: client, logger: logger)
+    }
+
+    /// Starts reading `topics` from offset 0 of every partition.
+    public func start(_ topics: [String]) throws {
+        let counts = try admin.topicPartitionCounts()
+        var partitions: [TopicPartitionOffset] = []
+        for topic in topics {
+            guard let count = counts[topic] else { throw KafkaError(code: .metadata, reason: "no topic \(topic)") }
+            partitions += (0..<count).map { TopicPartitionOffset(topic: topic, partition: $0, offset: 0) }
+        }
+        try consumer.assign(partitions)
+    }
+
+    /// Polls until `done` says enough was read or `timeout` passes. Blocking.
+    /// - Returns: every message read, in per-partition order.
+    public func read(timeout: Duration, until done: ([ConsumedMessage]) -> Bool) -> (messages: [ConsumedMessage], errors: [PartitionError]) {
+        var messages: [ConsumedMessage] = []
+        var errors: [PartitionError] = []
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline && !done(messages) {
+            let result = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(100))
+            messages += result.messages
+            errors += result.errors
+        }
+        return (messages, errors)
+    }
+
+    public var kafkaAdmin: KafkaAdmin { admin }
+}

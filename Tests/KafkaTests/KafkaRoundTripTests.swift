@@ -1,0 +1,139 @@
+import Foundation
+import FleetSupport
+@testable import Kafka
+import Logging
+import Testing
+
+@Suite("Kafka wrapper against the embedded broker", .timeLimit(.minutes(3)))
+struct KafkaRoundTripTests {
+    let logger = Logger(label: "test.kafka")
+
+    @Test("a record produced by another process arrives with its key and headers")
+    func roundTripBetweenProcesses() async throws {
+        let cluster = try EmbeddedCluster(logger: logger)
+        try cluster.createTopic(TopicSpec(name: "roundtrip", partitions: 3))
+        let producer = try ChildProcess(
+            name: "fleet produce", executable: BuildProducts.executable("fleet"),
+            arguments: ["produce", "--brokers", cluster.bootstrapServers, "--topic", "roundtrip", "--key", "app-42",
+                        "--header", "trace-id=abc123", "--header", "card-message-id=app-42/received/1", "first", "second"])
+        #expect(await producer.waitAsync(timeout: .seconds(60)) == 0)
+
+        let reader = try TopicReader(bootstrapServers: cluster.bootstrapServers)
+        try reader.start(["roundtrip"])
+        let (messages, errors) = reader.read(timeout: .seconds(30)) { $0.count >= 2 }
+        #expect(errors.isEmpty)
+        try #require(messages.count == 2)
+        #expect(messages.map { String(decoding: $0.value ?? [], as: UTF8.self) } == ["first", "second"])
+        #expect(Set(messages.map(\.partition)).count == 1, "one key lands on one partition")
+        #expect(messages.allSatisfy { $0.key == Array("app-42".utf8) })
+        #expect(messages.allSatisfy { $0.header("trace-id")?.stringValue == "abc123" })
+        #expect(messages.allSatisfy { $0.header("card-message-id")?.stringValue == "app-42/received/1" })
+        #expect(messages.map(\.offset) == [0, 1])
+        #expect(messages.allSatisfy { $0.timestampMilliseconds != nil })
+    }
+
+    @Test("async send returns on the delivery report; watermarks and group commits are visible to admin")
+    func sendCommitAndWatermarks() async throws {
+        let cluster = try EmbeddedCluster(logger: logger)
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers),
+                                   embedded: cluster, logger: logger)
+        try admin.createTopics([TopicSpec(name: "commits", partitions: 2)])
+        #expect(try admin.topicPartitionCounts()["commits"] == 2)
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers)),
+                                         logger: logger)
+        for i in 0..<5 {
+            try await producer.send(ProducerRecord(topic: "commits", partition: 1, key: nil, value: Array("v\(i)".utf8)))
+        }
+        let marks = try admin.watermarks(topic: "commits", partition: 1)
+        #expect(marks.low == 0 && marks.high == 5)
+
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers), groupID: "g1"), logger: logger)
+        try consumer.commit([TopicPartitionOffset(topic: "commits", partition: 1, offset: 3)], async: false)
+        let committed = try admin.committedOffsets(group: "g1", partitions: [TopicPartitionOffset(topic: "commits", partition: 1),
+                                                                             TopicPartitionOffset(topic: "commits", partition: 0)])
+        #expect(committed.first { $0.partition == 1 }?.offset == 3)
+        #expect(committed.first { $0.partition == 0 }?.offset == nil)
+    }
+
+    @Test("producing to a topic that does not exist reports an error instead of hanging")
+    func sendToMissingTopicFails() async throws {
+        let cluster = try EmbeddedCluster(logger: logger)
+        var config = KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers))
+        config.messageTimeout = .seconds(2)
+        let producer = try KafkaProducer(configuration: config, logger: logger)
+        await #expect(throws: KafkaError.self) {
+            try await producer.send(ProducerRecord(topic: "no.such.topic", partition: 5, key: nil, value: [1]))
+        }
+    }
+
+    @Test("a consumer pushed behind the broker's retention reports an offset gap and stops the partition")
+    func retentionGapIsAnError() async throws {
+        let cluster = try EmbeddedCluster(logger: logger)
+        try cluster.createTopic(TopicSpec(name: "small", partitions: 1))
+        var config = KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers))
+        config.compression = .none
+        let producer = try KafkaProducer(configuration: config, logger: logger)
+        // The mock keeps ~5 MiB per partition: 8 MiB of incompressible records pushes offset 0 out.
+        var generator = SystemRandomNumberGenerator()
+        let records = (0..<2048).map { _ in
+            ProducerRecord(topic: "small", partition: 0, key: nil, value: (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        }
+        let failures = await producer.send(records).compactMap { $0 }
+        #expect(failures.isEmpty)
+        let admin = try KafkaAdmin(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let low = try admin.watermarks(topic: "small", partition: 0).low
+        try #require(low > 0, "the broker should have dropped the oldest records")
+
+        // A consumer whose stored next offset is 0 must not silently jump to `low`.
+        let consumer = try KafkaConsumer(
+            configuration: KafkaConsumerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers), groupID: nil), logger: logger)
+        try consumer.assign([TopicPartitionOffset(topic: "small", partition: 0, offset: 0)])
+        var messages: [ConsumedMessage] = []
+        var errors: [PartitionError] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while errors.isEmpty && ContinuousClock.now < deadline {
+            let result = consumer.poll(maxMessages: 100, timeout: .milliseconds(200))
+            messages += result.messages
+            errors += result.errors
+        }
+        #expect(messages.isEmpty, "nothing past the gap may be delivered")
+        let gap = try #require(errors.first)
+        #expect(gap.error.code == .offsetGap)
+        #expect(gap.partition?.partition == 0)
+        #expect(consumer.stopped.contains(TopicPartitionOffset(topic: "small", partition: 0)))
+    }
+}
+
+@Suite("Offset gap rule")
+struct OffsetGapGuardTests {
+    let tp = TopicPartitionOffset(topic: "t", partition: 3)
+
+    @Test func contiguousOffsetsAreDelivered() {
+        var guardian = OffsetGapGuard()
+        guardian.expect(TopicPartitionOffset(topic: "t", partition: 3, offset: 5))
+        #expect(guardian.judge(tp, offset: 5) == .deliver)
+        #expect(guardian.judge(tp, offset: 6) == .deliver)
+    }
+
+    @Test func anOffsetBeyondTheExpectedOneIsAGap() {
+        var guardian = OffsetGapGuard()
+        guardian.expect(TopicPartitionOffset(topic: "t", partition: 3, offset: 5))
+        #expect(guardian.judge(tp, offset: 9) == .gap(expected: 5))
+        // Still a gap on the next look: the expectation does not silently move on.
+        #expect(guardian.judge(tp, offset: 10) == .gap(expected: 5))
+    }
+
+    @Test func anOffsetBelowTheExpectedOneWasAlreadyDelivered() {
+        var guardian = OffsetGapGuard()
+        guardian.expect(TopicPartitionOffset(topic: "t", partition: 3, offset: 5))
+        #expect(guardian.judge(tp, offset: 4) == .alreadyDelivered)
+        #expect(guardian.judge(tp, offset: 5) == .deliver)
+    }
+
+    @Test func withoutAStoredOffsetTheFirstFetchSetsTheExpectation() {
+        var guardian = OffsetGapGuard()
+        #expect(guardian.judge(tp, offset: 42) == .deliver)
+        #expect(guardian.judge(tp, offset: 44) == .gap(expected: 43))
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import FleetSupport
+import GRDB
+import Kafka
+import Logging
+
+/// An embedded cluster plus the `count-worker` executable as a real child process.
+final class CountWorkerHarness: @unchecked Sendable {
+    let logger = Logger(label: "test.runtime")
+    let cluster: EmbeddedCluster
+    let directory: URL
+    let producer: KafkaProducer
+    private(set) var worker: ChildProcess?
+
+    init(partitions: Int32 = 4) throws {
+        cluster = try EmbeddedCluster(logger: logger)
+        for topic in ["test.input", "test.output"] { try cluster.createTopic(TopicSpec(name: topic, partitions: partitions)) }
+        try cluster.createTopic(TopicSpec(name: "card.dlq", partitions: 2))
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("count-worker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers)),
+                                     logger: logger)
+    }
+
+    var stateDirectory: URL { directory.appendingPathComponent("state") }
+    var logFile: URL { directory.appendingPathComponent("worker.log") }
+
+    /// Starts the worker with a short session timeout so a killed instance's partitions move fast.
+    func startWorker(batchSize: Int = 500) throws {
+        worker = try ChildProcess(
+            name: "count-worker", executable: BuildProducts.executable("count-worker"),
+            arguments: ["--brokers", cluster.bootstrapServers, "--state-dir", stateDirectory.path, "--batch-size", "\(batchSize)",
+                        "--kafka-property", "session.timeout.ms=3000", "--kafka-property", "heartbeat.interval.ms=300"],
+            logFile: logFile)
+    }
+
+    func produce(_ records: [(key: String, value: String)]) async throws {
+        let errors = await producer.send(records.map {
+            ProducerRecord(topic: "test.input", key: Array($0.key.utf8), value: Array($0.value.utf8))
+        })
+        if let error = errors.compactMap({ $0 }).first { throw error }
+    }
+
+    /// The worker's state, summed over its partition files.
+    func counts() throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for file in try partitionFiles() {
+            let db = try DatabaseQueue(path: file.path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+            let rows = try db.read { db -> [Row] in
+                guard try db.tableExists("counts") else { return [] }
+                return try Row.fetchAll(db, sql: "SELECT key, count FROM counts")
+            }
+            for row in rows { counts[row["key"], default: 0] += row["count"] as Int }
+        }
+        return counts
+    }
+
+    func scalar(_ sql: String) throws -> [Int] {
+        try partitionFiles().map { file in
+            let db = try DatabaseQueue(path: file.path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+            return try db.read { try Int.fetchOne($0, sql: sql) ?? 0 }
+        }
+    }
+
+    func storedOffsets() throws -> [Int32: Int64] {
+        var offsets: [Int32: Int64] = [:]
+        for file in try partitionFiles() {
+            let db = try DatabaseQueue(path: file.path, configuration: { var c = Configuration(); c.readonly = true; return c }())
+            for row in try db.read({ try Row.fetchAll($0, sql: "SELECT partition, next_offset FROM runtime_offsets WHERE topic = 'test.input'") }) {
+                offsets[row["partition"]] = row["next_offset"]
+            }
+        }
+        return offsets
+    }
+
+    private func partitionFiles() throws -> [URL] {
+        guard FileManager.default.fileExists(atPath: stateDirectory.path) else { return [] }
+        return try FileManager.default.contentsOfDirectory(at: stateDirectory, includingPropertiesForKeys: nil)
+            .filter { $0.lastPathComponent.hasPrefix("partition-") && $0.pathExtension == "sqlite" }
+    }
+
+    /// Polls the worker's state until `done` or `timeout`.
+    func waitForState(timeout: Duration, _ done: ([String: Int]) -> Bool) async throws -> [String: Int] {
+        let deadline = ContinuousClock.now + timeout
+        var last: [String: Int] = [:]
+        while ContinuousClock.now < deadline {
+            last = (try? counts()) ?? last
+            if done(last) { return last }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return last
+    }
+
+    /// Reads a topic from the start until `done`.
+    func read(_ topic: String, timeout: Duration, until done: @escaping ([ConsumedMessage]) -> Bool) throws -> [ConsumedMessage] {
+        let reader = try TopicReader(bootstrapServers: cluster.bootstrapServers)
+        try reader.start([topic])
+        return reader.read(timeout: timeout, until: done).messages
+    }
+
+    func workerLog() -> String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    deinit {
+        worker?.signal(SIGKILL)
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
