@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine (idempotent, quiet when all is there):
+# librdkafka-dev (+ pkg-config) for the Kafka wrapper, libsqlite3-dev for GRDB, kcat for poking
+# at topics, python3-jsonschema for the Topics/ schema checks.
+set -euo pipefail
+need=()
+for pkg in librdkafka-dev pkg-config libsqlite3-dev kcat; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+python3 -c 'import jsonschema, rfc3339_validator' 2>/dev/null || python3 -m pip install -q jsonschema rfc3339-validator
+pkg-config --exists rdkafka || { echo "librdkafka not found by pkg-config" >&2; exit 1; }
