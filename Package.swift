@@ -10,6 +10,10 @@ let package = Package(
         .library(name: "WorkerRuntime", targets: ["WorkerRuntime"]),
         .executable(name: "fleet", targets: ["Fleet"]),
         .executable(name: "count-worker", targets: ["CountWorker"]),
+        .executable(name: "intake-worker", targets: ["IntakeWorker"]),
+        .executable(name: "identity-worker", targets: ["IdentityWorker"]),
+        .executable(name: "routing-worker", targets: ["RoutingWorker"]),
+        .executable(name: "production-worker", targets: ["ProductionWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,6 +54,11 @@ let package = Package(
             ]
         ),
 
+        /// The four workers' handlers: the contract's stages over the runtime.
+        .target(
+            name: "CardWorkers",
+            dependencies: ["CardDomain", "WorkerRuntime", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         /// Flags and environment shared by every worker executable; parsing stays out of the runtime.
         .target(
             name: "WorkerCLI",
@@ -78,6 +87,22 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "IntakeWorker",
+            dependencies: ["CardWorkers", "WorkerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "IdentityWorker",
+            dependencies: ["CardWorkers", "WorkerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "RoutingWorker",
+            dependencies: ["CardWorkers", "WorkerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "ProductionWorker",
+            dependencies: ["CardWorkers", "WorkerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
             name: "Fleet",
             dependencies: [
                 "Kafka",
@@ -92,6 +117,14 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(name: "CardDomainTests", dependencies: ["CardDomain"]),
+        .testTarget(name: "FleetTests", dependencies: ["Fleet", "FleetSupport", "Kafka", "CardDomain", "WorkerRuntime"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "CardWorkers", "CardDomain", "Kafka", "FleetSupport", "WorkerRuntime", "Fleet",
+                "IntakeWorker", "IdentityWorker", "RoutingWorker", "ProductionWorker",
+            ]
+        ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "FleetSupport", "Fleet"]),
         .testTarget(
             name: "WorkerRuntimeTests",

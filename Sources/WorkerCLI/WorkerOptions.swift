@@ -3,6 +3,7 @@ import Foundation
 import Kafka
 import Logging
 import ServiceLifecycle
+import Synchronization
 import WorkerRuntime
 
 /// The options every worker executable shares. Each may also come from the environment
@@ -33,6 +34,9 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Seconds added to the system clock the worker's rules see (demos and tests of time rules). Env: CARD_CLOCK_OFFSET_SECONDS.")
     public var clockOffsetSeconds: Double?
 
+    @Option(help: "File holding seconds to add to the clock, re-read as it changes (tests drive time rules with it). Env: CARD_CLOCK_FILE.")
+    public var clockFile: String?
+
     public init() {}
 
     /// Builds the worker configuration from flags, then environment, then defaults.
@@ -58,7 +62,10 @@ public struct WorkerOptions: ParsableArguments {
             stateDirectory: stateDirectory,
             groupID: groupId ?? environment["CARD_GROUP_ID"])
         if let size = batchSize ?? environment["CARD_BATCH_SIZE"].flatMap(Int.init) { config.maxBatchSize = size }
-        if let offset = clockOffsetSeconds ?? environment["CARD_CLOCK_OFFSET_SECONDS"].flatMap(Double.init) {
+        if let path = clockFile ?? environment["CARD_CLOCK_FILE"] {
+            let clock = FileDrivenClock(path: path)
+            config.clock = { clock.now() }
+        } else if let offset = clockOffsetSeconds ?? environment["CARD_CLOCK_OFFSET_SECONDS"].flatMap(Double.init) {
             config.clock = { Date().addingTimeInterval(offset) }
         }
         return config
@@ -93,5 +100,23 @@ public enum WorkerMain {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+}
+
+/// The system clock plus an offset read from a file, re-read at most every 100 ms.
+final class FileDrivenClock: Sendable {
+    private let path: String
+    private let cache = Mutex<(offset: Double, readAt: ContinuousClock.Instant?)>((0, nil))
+
+    init(path: String) { self.path = path }
+
+    func now() -> Date {
+        let offset = cache.withLock { state -> Double in
+            if let readAt = state.readAt, ContinuousClock.now - readAt < .milliseconds(100) { return state.offset }
+            let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            state = (text.flatMap(Double.init) ?? 0, ContinuousClock.now)
+            return state.offset
+        }
+        return Date().addingTimeInterval(offset)
     }
 }

@@ -101,3 +101,11 @@ public struct RetriableHandlerError: Error, CustomStringConvertible {
     public init(_ reason: String) { self.reason = reason }
     public var description: String { reason }
 }
+
+/// An error a handler throws for a message that can never be processed: it is dead-lettered
+/// with `cause` (masked there), exactly as if the handler had returned `.deadLetter(cause:)`.
+public struct PoisonMessage: Error, CustomStringConvertible {
+    public var cause: String
+    public init(_ cause: String) { self.cause = cause }
+    public var description: String { cause }
+}

@@ -119,6 +119,8 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             }
         } catch let error as RetriableHandlerError {
             result = .retry(reason: error.reason)
+        } catch let error as PoisonMessage {
+            result = .deadLetter(cause: error.cause)
         } catch {
             result = .deadLetter(cause: "handler failed: \(error)")
         }

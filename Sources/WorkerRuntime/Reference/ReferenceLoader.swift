@@ -82,7 +82,17 @@ final class ReferenceLoader: @unchecked Sendable {
         try database.write { db in
             var next: [TopicPartitionOffset: Int64] = [:]
             for message in result.messages {
-                try byTopic[message.topic]?.apply(key: message.key, value: message.value, in: db)
+                do {
+                    try db.inSavepoint {
+                        try byTopic[message.topic]?.apply(key: message.key, value: message.value, in: db)
+                        return .commit
+                    }
+                } catch {
+                    // A malformed reference record must not stop the table: skip it, loudly.
+                    logger.error("reference record skipped", metadata: [
+                        LogKey.topic: "\(message.topic)", LogKey.partition: "\(message.partition)",
+                        LogKey.offset: "\(message.offset)", LogKey.error: "\(error)"])
+                }
                 next[TopicPartitionOffset(topic: message.topic, partition: message.partition)] = message.offset + 1
             }
             for (tp, offset) in next {

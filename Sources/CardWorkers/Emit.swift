@@ -1,0 +1,77 @@
+import CardDomain
+import Foundation
+import WorkerRuntime
+
+/// Builds the messages workers emit, each with its deterministic id, so a redelivered input
+/// produces byte-for-byte the same output and downstream dedup recognises it.
+enum Emit {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func json(_ value: some Encodable) throws -> [UInt8] { Array(try encoder.encode(value)) }
+
+    /// A `card.status` event keyed by application_id; id `<application>/status/<seq>`.
+    static func status(_ event: StatusEvent) throws -> OutboundMessage {
+        OutboundMessage(topic: CardTopics.status, key: event.applicationID, value: try json(event),
+                        id: "\(event.applicationID)/status/\(event.seq)")
+    }
+
+    /// An application handed to the next stage; id `<application>/<topic>`.
+    static func envelope(_ envelope: ApplicationEnvelope, to topic: String, key: String) throws -> OutboundMessage {
+        OutboundMessage(topic: topic, key: key, value: try json(envelope), id: "\(envelope.applicationID)/\(topic)")
+    }
+
+    /// News for intake that an application ended, freeing the child; id `<application>/closed`.
+    static func closed(_ envelope: ApplicationEnvelope, outcome: ApplicationClosed.Outcome, at: Timestamp) throws -> OutboundMessage {
+        let closed = ApplicationClosed(applicationID: envelope.applicationID, applicantIDNumber: envelope.applicantIDNumber,
+                                       status: outcome, at: at)
+        return OutboundMessage(topic: CardTopics.applicationClosed, key: closed.key, value: try json(closed),
+                               id: "\(envelope.applicationID)/closed")
+    }
+
+    /// A rejection at a later stage: the `rejected` status and the news that frees the child.
+    static func rejection(_ envelope: ApplicationEnvelope, reasons: [Reason], at: Timestamp) throws -> [OutboundMessage] {
+        [
+            try status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID, status: .rejected,
+                                   reasons: reasons, relationshipLabel: envelope.relationshipLabel, at: at, seq: envelope.seq + 1)),
+            try closed(envelope, outcome: .rejected, at: at),
+        ]
+    }
+}
+
+enum Decode {
+    static let decoder = JSONDecoder()
+
+    /// Decodes an internal message; a failure is a poison message (we wrote it, so it should never happen).
+    /// - Throws: `PoisonMessage` naming what is wrong (never a value from the payload).
+    static func envelope(_ message: InboundMessage) throws -> ApplicationEnvelope {
+        try value(ApplicationEnvelope.self, of: message, schema: ApplicationEnvelope.schemaName)
+    }
+
+    /// Decodes a message value as `type`.
+    /// - Throws: `PoisonMessage` naming what is wrong (never a value from the payload).
+    static func value<T: Decodable>(_ type: T.Type, of message: InboundMessage, schema: String) throws -> T {
+        do {
+            return try decoder.decode(type, from: Data(message.value ?? []))
+        } catch {
+            throw PoisonMessage("not a \(schema) value: \(describe(error))")
+        }
+    }
+
+    /// A decoding error without the payload's values: only the path and what was wrong.
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            "missing field \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.dataCorrupted(let context):
+            context.codingPath.isEmpty ? "not valid JSON" : "invalid value at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        default:
+            "undecodable"
+        }
+    }
+}

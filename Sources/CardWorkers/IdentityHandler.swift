@@ -1,0 +1,93 @@
+import CardDomain
+import Foundation
+import GRDB
+import WorkerRuntime
+
+/// Identity verification: both people and their relationship against the population registry.
+///
+/// A person not in the registry yet is retried with backoff (the feed may simply be behind)
+/// until `registryGracePeriod` has passed since the application arrived, then rejected.
+public struct IdentityHandler: WorkerHandler {
+    public var registryGracePeriod: Duration
+
+    public init(registryGracePeriod: Duration = .seconds(600)) {
+        self.registryGracePeriod = registryGracePeriod
+    }
+
+    public var inputTopics: [String] { [CardTopics.identityVerification] }
+    public var referenceTables: [any ReferenceTable] { [RegistryTable()] }
+
+    public func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("identity-v1") { db in
+            try db.execute(sql: "CREATE TABLE identity_decisions (application_id TEXT PRIMARY KEY, status TEXT NOT NULL, decided_at REAL NOT NULL)")
+        }
+    }
+
+    public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
+        let envelope = try Decode.envelope(message)
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM identity_decisions WHERE application_id = ?", arguments: [envelope.applicationID]) == true {
+            return .done([])
+        }
+        let submission = envelope.submission
+        let (agent, applicant) = try RegistryTable.persons(submission.agent.idNumber, submission.applicant.idNumber, in: context.reference)
+        let outcome = IdentityRules.check(submission, agent: agent, applicant: applicant)
+        if outcome.isWaitingForRegistry && context.now.timeIntervalSince(message.firstSeenAt) < registryGracePeriod.seconds {
+            return .retry(reason: "person not in the registry yet")
+        }
+        let now = Timestamp(context.now)
+        switch outcome {
+        case .rejected(let reasons):
+            try record(envelope, "rejected", now, db)
+            return .done(try Emit.rejection(envelope, reasons: reasons, at: now))
+        case .verified(let label):
+            try record(envelope, "identity_verified", now, db)
+            var next = envelope
+            next.seq += 1
+            next.relationshipLabel = label
+            next.identityVerifiedAt = now
+            return .done([
+                try Emit.status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID,
+                                            status: .identityVerified, relationshipLabel: label, at: now, seq: next.seq)),
+                try Emit.envelope(next, to: CardTopics.bankRouting, key: next.routingKey),
+            ])
+        }
+    }
+
+    private func record(_ envelope: ApplicationEnvelope, _ status: String, _ now: Timestamp, _ db: Database) throws {
+        try db.execute(sql: "INSERT INTO identity_decisions (application_id, status, decided_at) VALUES (?, ?, ?)",
+                       arguments: [envelope.applicationID, status, now.secondsSinceEpoch])
+    }
+}
+
+/// `registry.persons`, materialised in full: one row per id_number.
+struct RegistryTable: ReferenceTable {
+    var topic: String { CardTopics.registryPersons }
+
+    func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("registry-v1") { db in
+            try db.execute(sql: "CREATE TABLE registry_persons (id_number TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID")
+        }
+    }
+
+    func apply(key: [UInt8]?, value: [UInt8]?, in db: Database) throws {
+        guard let value else {
+            // A tombstone removes the person.
+            if let key { try db.execute(sql: "DELETE FROM registry_persons WHERE id_number = ?", arguments: [String(decoding: key, as: UTF8.self)]) }
+            return
+        }
+        let person = try Decode.decoder.decode(RegistryPerson.self, from: Data(value))
+        try db.execute(sql: "INSERT INTO registry_persons (id_number, record) VALUES (?, ?) ON CONFLICT(id_number) DO UPDATE SET record = excluded.record",
+                       arguments: [person.idNumber, Data(value)])
+    }
+
+    static func persons(_ first: String, _ second: String, in reference: (any DatabaseReader)?) throws -> (RegistryPerson?, RegistryPerson?) {
+        guard let reference else { return (nil, nil) }
+        return try reference.read { db in
+            func person(_ id: String) throws -> RegistryPerson? {
+                guard let data = try Data.fetchOne(db, sql: "SELECT record FROM registry_persons WHERE id_number = ?", arguments: [id]) else { return nil }
+                return try Decode.decoder.decode(RegistryPerson.self, from: data)
+            }
+            return (try person(first), try person(second))
+        }
+    }
+}

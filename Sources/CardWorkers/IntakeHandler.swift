@@ -1,0 +1,77 @@
+import CardDomain
+import Foundation
+import GRDB
+import WorkerRuntime
+
+/// Intake: validates portal submissions, keeps one active application per child, and passes
+/// accepted applications on to identity verification.
+///
+/// State (per partition of `card.submission`, keyed by the applicant's id_number):
+/// every submission_id seen (the idempotency key) and the child's active application.
+/// `card.application-closed` is co-partitioned, so the news that frees a child lands here.
+public struct IntakeHandler: WorkerHandler {
+    public init() {}
+
+    public var inputTopics: [String] { [CardTopics.submission, CardTopics.applicationClosed] }
+
+    public func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("intake-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE intake_applications (
+                    application_id TEXT PRIMARY KEY,
+                    applicant_id_number TEXT,
+                    status TEXT NOT NULL,
+                    received_at REAL NOT NULL,
+                    closed_at REAL);
+                CREATE TABLE intake_active (
+                    applicant_id_number TEXT PRIMARY KEY,
+                    application_id TEXT NOT NULL);
+                """)
+        }
+    }
+
+    public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
+        if message.topic == CardTopics.applicationClosed { return try close(message, in: db) }
+
+        let outcome = IntakeValidator.validate(message.value ?? [])
+        guard case .parsed(var parsed) = outcome else {
+            return .deadLetter(cause: outcome.deadLetterError ?? "unusable submission")
+        }
+        // The same submission_id again changes nothing and emits nothing.
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM intake_applications WHERE application_id = ?", arguments: [parsed.submissionID]) == true {
+            return .done([])
+        }
+        if let applicant = parsed.applicantIDNumber,
+           try String.fetchOne(db, sql: "SELECT application_id FROM intake_active WHERE applicant_id_number = ?", arguments: [applicant]) != nil {
+            parsed.add(.duplicateActiveApplication())
+        }
+        let now = Timestamp(context.now)
+        guard let submission = parsed.accepted else {
+            try db.execute(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at, closed_at) VALUES (?, ?, 'rejected', ?, ?)",
+                           arguments: [parsed.submissionID, parsed.applicantIDNumber, now.secondsSinceEpoch, now.secondsSinceEpoch])
+            return .done([try Emit.status(StatusEvent(applicationID: parsed.submissionID, status: .rejected,
+                                                      reasons: parsed.reasons, at: now, seq: 1))])
+        }
+        let applicant = submission.applicant.idNumber
+        try db.execute(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at) VALUES (?, ?, 'received', ?)",
+                       arguments: [submission.submissionID, applicant, now.secondsSinceEpoch])
+        try db.execute(sql: "INSERT INTO intake_active (applicant_id_number, application_id) VALUES (?, ?)",
+                       arguments: [applicant, submission.submissionID])
+        let envelope = ApplicationEnvelope(submission: submission, seq: 1, receivedAt: now,
+                                           traceparent: message.message.header("traceparent")?.stringValue)
+        return .done([
+            try Emit.status(StatusEvent(applicationID: submission.submissionID, status: .received, at: now, seq: 1)),
+            try Emit.envelope(envelope, to: CardTopics.identityVerification, key: envelope.applicationID),
+        ])
+    }
+
+    /// A later stage rejected the application or the bank failed it: the child may apply again.
+    private func close(_ message: InboundMessage, in db: Database) throws -> HandlerResult {
+        let closed = try Decode.value(ApplicationClosed.self, of: message, schema: ApplicationClosed.schemaName)
+        try db.execute(sql: "UPDATE intake_applications SET status = ?, closed_at = ? WHERE application_id = ?",
+                       arguments: [closed.status.rawValue, closed.at.secondsSinceEpoch, closed.applicationID])
+        try db.execute(sql: "DELETE FROM intake_active WHERE applicant_id_number = ? AND application_id = ?",
+                       arguments: [closed.applicantIDNumber, closed.applicationID])
+        return .done([])
+    }
+}

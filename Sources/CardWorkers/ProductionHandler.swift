@@ -1,0 +1,168 @@
+import CardDomain
+import Foundation
+import GRDB
+import WorkerRuntime
+
+/// Card production: one order per routed application to its bank, then the bank's events
+/// move the application to the branch and into the parent's hands.
+///
+/// `card.card-production` and `card.bank-events` are both keyed by application_id and
+/// co-partitioned, so an order and its events share one state file. Each bank event is
+/// kept once (primary key), and the status only moves forward, so duplicates and
+/// out-of-order events change nothing twice.
+public struct ProductionHandler: WorkerHandler {
+    public init() {}
+
+    public var inputTopics: [String] { [CardTopics.cardProduction, CardTopics.bankEvents] }
+
+    public func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("production-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE production_orders (
+                    application_id TEXT PRIMARY KEY,
+                    order_id TEXT NOT NULL UNIQUE,
+                    submission_id TEXT NOT NULL,
+                    applicant_id_number TEXT NOT NULL,
+                    bank TEXT NOT NULL,
+                    branch TEXT NOT NULL,
+                    relationship_label TEXT,
+                    status TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    ordered_at REAL NOT NULL,
+                    due_by REAL NOT NULL,
+                    overdue_reported INTEGER NOT NULL DEFAULT 0,
+                    updated_at REAL NOT NULL);
+                CREATE INDEX production_orders_due ON production_orders(status, overdue_reported, due_by);
+                CREATE TABLE production_bank_events (
+                    application_id TEXT NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL, reason TEXT, received_at REAL NOT NULL,
+                    PRIMARY KEY (application_id, event));
+                """)
+        }
+    }
+
+    public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
+        message.topic == CardTopics.bankEvents ? try bankEvent(message, in: db, context: context) : try order(message, in: db, context: context)
+    }
+
+    // MARK: - Orders
+
+    private func order(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
+        let envelope = try Decode.envelope(message)
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM production_orders WHERE application_id = ?", arguments: [envelope.applicationID]) == true {
+            return .done([])
+        }
+        let now = Timestamp(context.now)
+        let order = CardOrder(submission: envelope.submission, orderedAt: now)
+        let seq = envelope.seq + 1
+        try db.execute(sql: """
+            INSERT INTO production_orders (application_id, order_id, submission_id, applicant_id_number, bank, branch, relationship_label,
+                                           status, seq, ordered_at, due_by, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'in_production', ?, ?, ?, ?)
+            """, arguments: [envelope.applicationID, order.orderID, envelope.submissionID, envelope.applicantIDNumber,
+                             order.bank.rawValue, order.branch, envelope.relationshipLabel?.rawValue, seq,
+                             now.secondsSinceEpoch, order.dueBy.secondsSinceEpoch, now.secondsSinceEpoch])
+        return .done([
+            OutboundMessage(topic: CardTopics.orders, key: order.bank.rawValue, value: try Emit.json(order), id: "\(envelope.applicationID)/order"),
+            try Emit.status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID, status: .inProduction,
+                                        relationshipLabel: envelope.relationshipLabel, bank: order.bank, branch: order.branch,
+                                        dueBy: order.dueBy, at: now, seq: seq)),
+        ])
+    }
+
+    // MARK: - Bank events
+
+    private func bankEvent(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
+        let event = try Decode.value(BankEvent.self, of: message, schema: "card.bank-events")
+        guard var order = try OrderRow.fetch(event.applicationID, in: db), order.orderID == event.orderID else {
+            return .deadLetter(cause: "bank event \(event.event.rawValue) for unknown order \(event.orderID) (application \(event.applicationID))")
+        }
+        try db.execute(sql: "INSERT OR IGNORE INTO production_bank_events (application_id, event, at, reason, received_at) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [event.applicationID, event.event.rawValue, event.at.description, event.reason, context.now.timeIntervalSince1970])
+        guard db.changesCount > 0 else { return .done([]) }  // seen before
+
+        let now = Timestamp(context.now)
+        var outputs: [OutboundMessage] = []
+        func emit(_ status: ApplicationStatus, reasons: [Reason] = [], eCard: Bool? = nil) throws {
+            order.seq += 1
+            order.status = status
+            outputs.append(try Emit.status(StatusEvent(
+                applicationID: order.applicationID, submissionID: order.submissionID, status: status, reasons: reasons,
+                relationshipLabel: order.relationshipLabel, bank: order.bank, branch: order.branch, dueBy: order.dueBy,
+                eCard: eCard, at: now, seq: order.seq)))
+        }
+        let producing: Set<ApplicationStatus> = [.inProduction, .overdue]
+        switch event.event {
+        case .accepted, .produced:
+            break  // kept in the history only
+        case .atBranch:
+            if producing.contains(order.status) { try emit(.readyForPickup, eCard: true) }
+        case .pickedUp:
+            // A pick-up reported before at_branch still means the card reached the branch first.
+            if producing.contains(order.status) { try emit(.readyForPickup, eCard: true) }
+            if order.status == .readyForPickup { try emit(.pickedUp) }
+        case .failed:
+            if producing.contains(order.status) || order.status == .readyForPickup {
+                try emit(.failed, reasons: [Reason.bankProductionFailed()])
+                outputs.append(OutboundMessage(
+                    topic: CardTopics.applicationClosed, key: order.applicantIDNumber,
+                    value: try Emit.json(ApplicationClosed(applicationID: order.applicationID, applicantIDNumber: order.applicantIDNumber,
+                                                           status: .failed, at: now)),
+                    id: "\(order.applicationID)/closed"))
+            }
+        }
+        if !outputs.isEmpty { try order.save(in: db, at: now) }
+        return .done(outputs)
+    }
+
+    // MARK: - Overdue
+
+    /// Reports, once, every order past due_by that has not reached the branch.
+    public func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage] {
+        let now = Timestamp(context.now)
+        let ids = try String.fetchAll(db, sql: """
+            SELECT application_id FROM production_orders
+            WHERE status = 'in_production' AND overdue_reported = 0 AND due_by < ? LIMIT 1000
+            """, arguments: [now.secondsSinceEpoch])
+        var outputs: [OutboundMessage] = []
+        for id in ids {
+            guard var order = try OrderRow.fetch(id, in: db) else { continue }
+            order.seq += 1
+            order.status = .overdue
+            outputs.append(try Emit.status(StatusEvent(
+                applicationID: order.applicationID, submissionID: order.submissionID, status: .overdue,
+                relationshipLabel: order.relationshipLabel, bank: order.bank, branch: order.branch, dueBy: order.dueBy,
+                at: now, seq: order.seq)))
+            try order.save(in: db, at: now)
+            try db.execute(sql: "UPDATE production_orders SET overdue_reported = 1 WHERE application_id = ?", arguments: [id])
+        }
+        return outputs
+    }
+}
+
+/// The production state of one application.
+struct OrderRow {
+    var applicationID: String
+    var orderID: String
+    var submissionID: String
+    var applicantIDNumber: String
+    var bank: Bank
+    var branch: String
+    var relationshipLabel: RelationshipLabel?
+    var status: ApplicationStatus
+    var seq: Int
+    var dueBy: Timestamp
+
+    static func fetch(_ applicationID: String, in db: Database) throws -> OrderRow? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM production_orders WHERE application_id = ?", arguments: [applicationID]),
+              let bank = Bank(rawValue: row["bank"]), let status = ApplicationStatus(rawValue: row["status"]) else { return nil }
+        return OrderRow(applicationID: row["application_id"], orderID: row["order_id"], submissionID: row["submission_id"],
+                        applicantIDNumber: row["applicant_id_number"], bank: bank, branch: row["branch"],
+                        relationshipLabel: (row["relationship_label"] as String?).flatMap(RelationshipLabel.init(rawValue:)),
+                        status: status, seq: row["seq"], dueBy: Timestamp(secondsSinceEpoch: row["due_by"]))
+    }
+
+    func save(in db: Database, at now: Timestamp) throws {
+        try db.execute(sql: "UPDATE production_orders SET status = ?, seq = ?, updated_at = ? WHERE application_id = ?",
+                       arguments: [status.rawValue, seq, now.secondsSinceEpoch, applicationID])
+    }
+}

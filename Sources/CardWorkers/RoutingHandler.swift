@@ -1,0 +1,89 @@
+import CardDomain
+import Foundation
+import GRDB
+import WorkerRuntime
+
+/// Bank routing: the chosen branch must exist, belong to the chosen bank, be open and serve minors.
+///
+/// Input is keyed by `bank/branch`, so per-branch state (today: how many applications each
+/// branch took) is partition-local.
+public struct RoutingHandler: WorkerHandler {
+    public init() {}
+
+    public var inputTopics: [String] { [CardTopics.bankRouting] }
+    public var referenceTables: [any ReferenceTable] { [BranchTable()] }
+
+    public func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("routing-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE routing_decisions (application_id TEXT PRIMARY KEY, status TEXT NOT NULL, decided_at REAL NOT NULL);
+                CREATE TABLE routing_branch_load (branch_key TEXT PRIMARY KEY, routed INTEGER NOT NULL);
+                """)
+        }
+    }
+
+    public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
+        let envelope = try Decode.envelope(message)
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM routing_decisions WHERE application_id = ?", arguments: [envelope.applicationID]) == true {
+            return .done([])
+        }
+        let card = envelope.submission.card
+        let branch = try BranchTable.branch(bank: card.bank.rawValue, code: card.branch, in: context.reference)
+        let reasons = RoutingRules.check(envelope.submission, branch: branch)
+        let now = Timestamp(context.now)
+        guard reasons.isEmpty else {
+            try db.execute(sql: "INSERT INTO routing_decisions (application_id, status, decided_at) VALUES (?, 'rejected', ?)",
+                           arguments: [envelope.applicationID, now.secondsSinceEpoch])
+            return .done(try Emit.rejection(envelope, reasons: reasons, at: now))
+        }
+        try db.execute(sql: "INSERT INTO routing_decisions (application_id, status, decided_at) VALUES (?, 'routed', ?)",
+                       arguments: [envelope.applicationID, now.secondsSinceEpoch])
+        try db.execute(sql: "INSERT INTO routing_branch_load (branch_key, routed) VALUES (?, 1) ON CONFLICT(branch_key) DO UPDATE SET routed = routed + 1",
+                       arguments: [card.routingKey])
+        var next = envelope
+        next.seq += 1
+        next.routedAt = now
+        return .done([
+            try Emit.status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID, status: .routed,
+                                        relationshipLabel: envelope.relationshipLabel, bank: card.bank, branch: card.branch,
+                                        at: now, seq: next.seq)),
+            try Emit.envelope(next, to: CardTopics.cardProduction, key: next.applicationID),
+        ])
+    }
+}
+
+/// `bank.branches`, materialised in full, indexed by branch code too so a branch named under
+/// the wrong bank is recognised (BRANCH_NOT_OF_BANK rather than BRANCH_UNKNOWN).
+struct BranchTable: ReferenceTable {
+    var topic: String { CardTopics.bankBranches }
+
+    func migrate(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("branches-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE bank_branches (branch_key TEXT PRIMARY KEY, branch_code TEXT NOT NULL, record BLOB NOT NULL) WITHOUT ROWID;
+                CREATE INDEX bank_branches_code ON bank_branches(branch_code);
+                """)
+        }
+    }
+
+    func apply(key: [UInt8]?, value: [UInt8]?, in db: Database) throws {
+        guard let value else {
+            if let key { try db.execute(sql: "DELETE FROM bank_branches WHERE branch_key = ?", arguments: [String(decoding: key, as: UTF8.self)]) }
+            return
+        }
+        let branch = try Decode.decoder.decode(Branch.self, from: Data(value))
+        try db.execute(sql: """
+            INSERT INTO bank_branches (branch_key, branch_code, record) VALUES (?, ?, ?)
+            ON CONFLICT(branch_key) DO UPDATE SET branch_code = excluded.branch_code, record = excluded.record
+            """, arguments: [Branch.key(bank: branch.bank, branch: branch.branch), branch.branch, Data(value)])
+    }
+
+    static func branch(bank: String, code: String, in reference: (any DatabaseReader)?) throws -> Branch? {
+        guard let reference else { return nil }
+        return try reference.read { db in
+            let data = try Data.fetchOne(db, sql: "SELECT record FROM bank_branches WHERE branch_key = ?", arguments: [Branch.key(bank: bank, branch: code)])
+                ?? Data.fetchOne(db, sql: "SELECT record FROM bank_branches WHERE branch_code = ? LIMIT 1", arguments: [code])
+            return try data.map { try Decode.decoder.decode(Branch.self, from: $0) }
+        }
+    }
+}
