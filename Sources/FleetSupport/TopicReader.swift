@@ -38,5 +38,10 @@ public final class TopicReader: Sendable {
         return (messages, errors)
     }
 
+    /// One poll: whatever arrives within `timeout`. Blocking for at most `timeout`.
+    public func poll(timeout: Duration = .milliseconds(20)) -> PollResult {
+        consumer.poll(maxMessages: 10_000, timeout: timeout)
+    }
+
     public var kafkaAdmin: KafkaAdmin { admin }
 }
