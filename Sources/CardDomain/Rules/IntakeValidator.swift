@@ -45,7 +45,7 @@ public enum IntakeValidator {
             // The tree passed every check, so the typed decode is expected to succeed; if it
             // ever disagrees, report where instead of accepting or crashing.
             do {
-                submission = try JSONDecoder().decode(Submission.self, from: data)
+                submission = try root.decode(Submission.self)
             } catch {
                 reasons.append(Reason(code: .schemaInvalid, field: Self.path(of: error)))
             }

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+
+@testable import CardDomain
+
+@Suite("JSON tree: strict parsing and decoding")
+struct JSONValueTests {
+    private func parse(_ text: String) -> JSONValue? { JSONValue(parsing: Data(text.utf8)) }
+
+    @Test("scalars keep their kind: true is not 1, integers stay integers")
+    func scalars() {
+        #expect(parse("true") == .bool(true))
+        #expect(parse("1") == .integer(1))
+        #expect(parse("-0") == .integer(0))
+        #expect(parse("1.5") == .number(1.5))
+        #expect(parse("1e3") == .number(1000))
+        #expect(parse("9223372036854775808") == .number(9_223_372_036_854_775_808))  // beyond Int64
+        #expect(parse("null") == .null)
+        #expect(parse(" \"a\" ") == .string("a"))
+    }
+
+    @Test("strings: escapes, surrogate pairs and Chinese text")
+    func strings() {
+        #expect(parse(#""\u5f20\u4e09""#) == .string("张三"))
+        #expect(parse(#""\ud83d\ude00""#) == .string("😀"))
+        #expect(parse(#""a\"b\\c\/d\n""#) == .string("a\"b\\c/d\n"))
+        #expect(parse(#""北京市朝阳区永安里20号""#) == .string("北京市朝阳区永安里20号"))
+    }
+
+    @Test("not JSON", arguments: [
+        "", "{", "{\"a\":1,}", "[1,]", "01", "1.", ".5", "+1", "tru", "nul", "{'a':1}", "{\"a\" 1}", "[1 2]",
+        "\"\\ud83d\"", "\"\\x\"", "\"tab\there\"", "NaN", "Infinity", "{} {}", "\"unterminated",
+    ])
+    func rejects(_ text: String) {
+        #expect(parse(text) == nil)
+    }
+
+    @Test("invalid UTF-8 inside a string is not JSON")
+    func invalidUTF8() {
+        #expect(JSONValue(parsing: [0x22, 0xC3, 0x28, 0x22]) == nil)
+        #expect(JSONValue(parsing: [0x22, 0xE5, 0xBC, 0xA0, 0x22]) == .string("张"))
+    }
+
+    @Test("hostile nesting is refused, not a stack overflow")
+    func deepNesting() {
+        #expect(parse(String(repeating: "[", count: 100_000)) == nil)
+        #expect(parse(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)) != nil)
+    }
+
+    @Test("the tree decoder matches JSONDecoder on the contract example")
+    func treeDecoderMatchesJSONDecoder() throws {
+        let data = Data(Fixtures.sampleJSON.utf8)
+        let viaTree = try CardJSON.decode(Submission.self, from: data)
+        let viaFoundation = try JSONDecoder().decode(Submission.self, from: data)
+        #expect(viaTree == viaFoundation)
+    }
+
+    @Test("tree decoding errors carry the field path, which intake turns into SCHEMA_INVALID")
+    func treeDecoderErrorPath() throws {
+        var tree = Fixtures.sample()
+        tree[path: "documents.photo.width"] = "wide"
+        #expect(IntakeValidator.path(of: DecodingErrorBox.capture { try tree.decode(Submission.self) }) == "documents.photo.width")
+        tree = Fixtures.sample()
+        tree[path: "card.functions"] = [1]
+        #expect(IntakeValidator.path(of: DecodingErrorBox.capture { try tree.decode(Submission.self) }) == "card.functions[0]")
+        tree = Fixtures.sample()
+        tree[path: "applicant.birth_date"] = nil
+        #expect(IntakeValidator.path(of: DecodingErrorBox.capture { try tree.decode(Submission.self) }) == "applicant.birth_date")
+    }
+
+    @Test("CardJSON encodes with sorted keys and unescaped slashes, so re-emission is byte-identical")
+    func encoder() throws {
+        let closed = ApplicationClosed(
+            applicationID: "a/b", applicantIDNumber: Fixtures.applicantID, status: .rejected,
+            at: try #require(Timestamp(rfc3339: "2026-11-25T10:15:00+08:00")))
+        let text = String(decoding: try CardJSON.encode(closed), as: UTF8.self)
+        #expect(text == #"{"applicant_id_number":"110105201503070013","application_id":"a/b","at":"2026-11-25T10:15:00+08:00","schema":"card.application-closed.v1","status":"rejected"}"#)
+        #expect(try CardJSON.encode(closed) == CardJSON.encode(CardJSON.decode(ApplicationClosed.self, from: CardJSON.encode(closed))))
+    }
+}
+
+/// Runs a throwing closure and returns the error it threw (or a placeholder).
+enum DecodingErrorBox {
+    struct DidNotThrow: Error {}
+    static func capture(_ body: () throws -> Any) -> any Error {
+        do {
+            _ = try body()
+            return DidNotThrow()
+        } catch {
+            return error
+        }
+    }
+}
