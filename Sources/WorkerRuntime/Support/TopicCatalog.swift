@@ -13,8 +13,12 @@ public enum TopicCatalog {
     /// Reads every `*.json` in `directory`, sorted by topic name.
     /// - Throws: a decoding error naming the file that is malformed.
     public static func load(from directory: URL) throws -> [TopicSpec] {
-        let files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
+        let files = try FileManager.default.contentsOfDirectory(at: directory.resolvingSymlinksInPath(), includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "json" }
+        guard !files.isEmpty else {
+            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: directory.path,
+                                                             NSLocalizedDescriptionKey: "no topic specs (*.json) in \(directory.path)"])
+        }
         return try files.map { url in
             do {
                 let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))

@@ -1,0 +1,89 @@
+import Foundation
+import FleetSupport
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A child process the fleet runs: a worker (restarted when it dies) or a one-shot demo step.
+struct ChildSpec: Sendable {
+    var name: String
+    var executable: URL
+    var arguments: [String]
+    /// Restart when it exits, with backoff (workers); one-shot steps run once.
+    var restart: Bool = true
+    /// Start only after this one-shot step has exited (seed before submissions).
+    var after: String?
+}
+
+/// Starts children, restarts a dying worker with exponential backoff (1 s doubling to 30 s,
+/// reset after a minute of good health), and on graceful shutdown stops them all with SIGTERM.
+final class Supervisor: Service, @unchecked Sendable {
+    private let specs: [ChildSpec]
+    private let logDirectory: URL
+    private let logger: Logger
+    /// Restarts per child, shown on the dashboard.
+    let restarts = Mutex<[String: Int]>([:])
+
+    init(specs: [ChildSpec], logDirectory: URL, logger: Logger) {
+        self.specs = specs
+        self.logDirectory = logDirectory
+        self.logger = logger
+    }
+
+    private struct Slot {
+        var spec: ChildSpec
+        var process: ChildProcess?
+        var startedAt: ContinuousClock.Instant?
+        var nextStart: ContinuousClock.Instant? = .now
+        var backoff: Duration = .seconds(1)
+        var finished = false
+    }
+
+    func run() async throws {
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+        var slots = specs.map { Slot(spec: $0) }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let finishedNames = Set(slots.filter(\.finished).map(\.spec.name))
+            for i in slots.indices {
+                var slot = slots[i]
+                if let process = slot.process, !process.isRunning {
+                    let status = process.exitStatus ?? -1
+                    slot.process = nil
+                    if slot.spec.restart {
+                        if let started = slot.startedAt, ContinuousClock.now - started > .seconds(60) { slot.backoff = .seconds(1) }
+                        slot.nextStart = .now + slot.backoff
+                        logger.error("child exited; restarting", metadata: ["child": "\(slot.spec.name)", "status": "\(status)",
+                                                                             "restart.in_seconds": "\(slot.backoff.components.seconds)"])
+                        slot.backoff = min(slot.backoff * 2, .seconds(30))
+                        restarts.withLock { $0[slot.spec.name, default: 0] += 1 }
+                    } else {
+                        slot.finished = true
+                        logger.info("step finished", metadata: ["child": "\(slot.spec.name)", "status": "\(status)"])
+                    }
+                }
+                if slot.process == nil, !slot.finished, let due = slot.nextStart, due <= .now,
+                   slot.spec.after.map(finishedNames.contains) ?? true {
+                    do {
+                        slot.process = try ChildProcess(name: slot.spec.name, executable: slot.spec.executable, arguments: slot.spec.arguments,
+                                                        logFile: logDirectory.appendingPathComponent("\(slot.spec.name).log"))
+                        slot.startedAt = .now
+                        slot.nextStart = nil
+                    } catch {
+                        logger.error("cannot start child", metadata: ["child": "\(slot.spec.name)", "error": "\(error)"])
+                        slot.nextStart = .now + slot.backoff
+                        slot.backoff = min(slot.backoff * 2, .seconds(30))
+                    }
+                }
+                slots[i] = slot
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        // Graceful: ask everyone to finish their batch, drain and commit; force after 30 s.
+        let running = slots.compactMap(\.process).filter(\.isRunning)
+        running.forEach { $0.signal(SIGTERM) }
+        for process in running where await process.waitAsync(timeout: .seconds(30)) == nil {
+            logger.warning("child did not stop in time; killing", metadata: ["child": "\(process.name)"])
+            process.signal(SIGKILL)
+        }
+    }
+}

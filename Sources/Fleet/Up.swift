@@ -1,0 +1,89 @@
+import ArgumentParser
+import CardWorkers
+import Foundation
+import FleetSupport
+import Kafka
+import Logging
+import ServiceLifecycle
+import WorkerRuntime
+
+/// `fleet up`: the embedded broker (or an existing Kafka), the topics, the four workers, and a live summary.
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the whole pipeline: embedded broker, topics, the four workers (restarted if they die), and a live summary.",
+        discussion: """
+            Without --brokers, hosts librdkafka's mock cluster in this process and publishes its address in <run-dir>/bootstrap. \
+            With --demo, also seeds reference data, runs a simulated bank and streams generated submissions. Ctrl-C stops everything gracefully.
+            """)
+
+    @Option(help: "Use an existing Kafka (host:port,…) instead of the embedded broker.") var brokers: String?
+    @Option(help: "Run folder: bootstrap list, worker state, logs.") var runDir = "run"
+    @Option(help: "Folder of topic specs.") var topicsDir = "Topics"
+    @Flag(help: "Seed demo data, run the simulated bank and stream generated submissions.") var demo = false
+    @Option(help: "With --demo: submissions to generate.") var submissions = 20_000
+    @Option(help: "With --demo: submissions per second.") var rate = 200
+    @Option(help: "Identity worker's registry grace period in seconds.") var registryGraceSeconds = 600.0
+
+    func run() async throws {
+        let logger = Logger(label: "card.fleet")
+        let runURL = URL(fileURLWithPath: runDir)
+        try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
+        let specs = try TopicCatalog.load(from: URL(fileURLWithPath: topicsDir))
+
+        // MARK: Broker and topics
+        var cluster: EmbeddedCluster?
+        let servers: String
+        if let brokers {
+            servers = brokers
+            let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: brokers), logger: logger)
+            try await offload { try admin.createTopics(specs) }
+        } else {
+            let embedded = try EmbeddedCluster(logger: logger)
+            for spec in specs { try embedded.createTopic(spec) }
+            cluster = embedded
+            servers = embedded.bootstrapServers
+        }
+        let bootstrapFile = runURL.appendingPathComponent("bootstrap")
+        try Data((servers + "\n").utf8).write(to: bootstrapFile, options: .atomic)
+        print("broker: \(servers)\(cluster == nil ? "" : " (embedded; written to \(bootstrapFile.path))"), \(specs.count) topics")
+
+        // MARK: Children
+        let fleet = BuildProducts.executable("fleet")
+        let workers: [(name: String, handler: any WorkerHandler)] = [
+            ("intake", IntakeHandler()), ("identity", IdentityHandler()), ("routing", RoutingHandler()), ("production", ProductionHandler()),
+        ]
+        var children = workers.map { worker in
+            var arguments = ["--brokers", servers, "--state-dir", runURL.appendingPathComponent("state/\(worker.name)").path]
+            if worker.name == "identity" { arguments += ["--registry-grace-seconds", "\(registryGraceSeconds)"] }
+            return ChildSpec(name: worker.name, executable: BuildProducts.executable("\(worker.name)-worker"), arguments: arguments)
+        }
+        if demo {
+            children.append(ChildSpec(name: "seed", executable: fleet, arguments: ["seed", "--brokers", servers], restart: false))
+            children.append(ChildSpec(name: "bank", executable: fleet, arguments: ["bank", "--brokers", servers], after: "seed"))
+            children.append(ChildSpec(name: "submit", executable: fleet,
+                                      arguments: ["submit", "--brokers", servers, "--generate", "\(submissions)", "--rate", "\(rate)"],
+                                      restart: false, after: "seed"))
+        }
+        let supervisor = Supervisor(specs: children, logDirectory: runURL.appendingPathComponent("logs"), logger: logger)
+        let dashboard = Dashboard(
+            bootstrapServers: servers,
+            workers: workers.map { Dashboard.Worker(name: $0.name, group: "card-\($0.name)", topics: $0.handler.inputTopics) },
+            supervisor: supervisor,
+            hint: """
+                try: fleet status <application_id>   ·   fleet lag   ·   fleet submit --generate 100   ·   logs in \(runDir)/logs/
+                Ctrl-C stops everything gracefully.
+                """,
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: dashboard, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        try? FileManager.default.removeItem(at: bootstrapFile)
+        withExtendedLifetime(cluster) {}
+        print("fleet stopped")
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Kafka
+import Logging
+import Synchronization
+
+/// One partition of one group's position against the log.
+public struct PartitionLag: Sendable, Hashable, Codable {
+    public var group: String
+    public var topic: String
+    public var partition: Int32
+    /// The group's committed next offset; `nil` when it never committed.
+    public var committed: Int64?
+    public var logStart: Int64
+    public var logEnd: Int64
+    /// Messages not yet consumed: log end − committed (or − log start when nothing is committed).
+    public var lag: Int64 { max(0, logEnd - max(committed ?? logStart, logStart)) }
+    /// A committed offset behind the log start: messages lost to retention before the group read them.
+    public var isBehindRetention: Bool { (committed ?? logStart) < logStart }
+}
+
+/// Reads committed offsets and watermarks for consumer groups, against any cluster. Blocking:
+/// call through `offload`.
+///
+/// `@unchecked Sendable`: the cached per-group consumers sit behind a Mutex.
+public final class LagProbe: @unchecked Sendable {
+    private let client: KafkaClientConfiguration
+    private let admin: KafkaAdmin
+    private let logger: Logger
+    private let groupConsumers = Mutex<[String: KafkaConsumer]>([:])
+
+    public init(bootstrapServers: String, logger: Logger = Logger(label: "card.lag")) throws {
+        client = KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "card-lag-probe")
+        admin = try KafkaAdmin(configuration: client, logger: logger)
+        self.logger = logger
+    }
+
+    public var kafkaAdmin: KafkaAdmin { admin }
+
+    /// Lag of `group` on every partition of `topics` (topics that do not exist are skipped).
+    public func lag(group: String, topics: [String]) throws -> [PartitionLag] {
+        let counts = try admin.topicPartitionCounts()
+        let partitions = topics.flatMap { topic in (0..<(counts[topic] ?? 0)).map { TopicPartitionOffset(topic: topic, partition: $0) } }
+        guard !partitions.isEmpty else { return [] }
+        let committed = try consumer(for: group).committed(partitions, timeout: .seconds(10))
+        return try committed.map { tp in
+            let marks = try admin.watermarks(topic: tp.topic, partition: tp.partition)
+            return PartitionLag(group: group, topic: tp.topic, partition: tp.partition, committed: tp.offset,
+                                logStart: marks.low, logEnd: marks.high)
+        }
+    }
+
+    /// Messages currently held by `topic` (sum over partitions of log end − log start).
+    public func messageCount(topic: String) throws -> Int64 {
+        let partitions = try admin.topicPartitionCounts()[topic] ?? 0
+        return try (0..<partitions).reduce(Int64(0)) { total, partition in
+            let marks = try admin.watermarks(topic: topic, partition: partition)
+            return total + marks.high - marks.low
+        }
+    }
+
+    private func consumer(for group: String) throws -> KafkaConsumer {
+        try groupConsumers.withLock { consumers in
+            if let consumer = consumers[group] { return consumer }
+            // Names the group to read its commits; never subscribes, so it never joins or disturbs it.
+            var config = KafkaConsumerConfiguration(client: client, groupID: group)
+            config.onOffsetOutOfRange = .earliest
+            let consumer = try KafkaConsumer(configuration: config, logger: logger)
+            consumers[group] = consumer
+            return consumer
+        }
+    }
+}
