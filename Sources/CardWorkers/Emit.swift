@@ -5,13 +5,7 @@ import WorkerRuntime
 /// Builds the messages workers emit, each with its deterministic id, so a redelivered input
 /// produces byte-for-byte the same output and downstream dedup recognises it.
 enum Emit {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    static func json(_ value: some Encodable) throws -> [UInt8] { Array(try encoder.encode(value)) }
+    static func json(_ value: some Encodable) throws -> [UInt8] { Array(try CardJSON.encode(value)) }
 
     /// A `card.status` event keyed by application_id; id `<application>/status/<seq>`.
     static func status(_ event: StatusEvent) throws -> OutboundMessage {
@@ -43,7 +37,6 @@ enum Emit {
 }
 
 enum Decode {
-    static let decoder = JSONDecoder()
 
     /// Decodes an internal message; a failure is a poison message (we wrote it, so it should never happen).
     /// - Throws: `PoisonMessage` naming what is wrong (never a value from the payload).
@@ -55,7 +48,7 @@ enum Decode {
     /// - Throws: `PoisonMessage` naming what is wrong (never a value from the payload).
     static func value<T: Decodable>(_ type: T.Type, of message: InboundMessage, schema: String) throws -> T {
         do {
-            return try decoder.decode(type, from: Data(message.value ?? []))
+            return try CardJSON.decode(type, from: message.value ?? [])
         } catch {
             throw PoisonMessage("not a \(schema) value: \(describe(error))")
         }

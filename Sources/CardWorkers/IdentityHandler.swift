@@ -75,7 +75,7 @@ struct RegistryTable: ReferenceTable {
             if let key { try db.execute(sql: "DELETE FROM registry_persons WHERE id_number = ?", arguments: [String(decoding: key, as: UTF8.self)]) }
             return
         }
-        let person = try Decode.decoder.decode(RegistryPerson.self, from: Data(value))
+        let person = try CardJSON.decode(RegistryPerson.self, from: value)
         try db.execute(sql: "INSERT INTO registry_persons (id_number, record) VALUES (?, ?) ON CONFLICT(id_number) DO UPDATE SET record = excluded.record",
                        arguments: [person.idNumber, Data(value)])
     }
@@ -85,7 +85,7 @@ struct RegistryTable: ReferenceTable {
         return try reference.read { db in
             func person(_ id: String) throws -> RegistryPerson? {
                 guard let data = try Data.fetchOne(db, sql: "SELECT record FROM registry_persons WHERE id_number = ?", arguments: [id]) else { return nil }
-                return try Decode.decoder.decode(RegistryPerson.self, from: data)
+                return try CardJSON.decode(RegistryPerson.self, from: data)
             }
             return (try person(first), try person(second))
         }

@@ -71,7 +71,7 @@ struct BranchTable: ReferenceTable {
             if let key { try db.execute(sql: "DELETE FROM bank_branches WHERE branch_key = ?", arguments: [String(decoding: key, as: UTF8.self)]) }
             return
         }
-        let branch = try Decode.decoder.decode(Branch.self, from: Data(value))
+        let branch = try CardJSON.decode(Branch.self, from: value)
         try db.execute(sql: """
             INSERT INTO bank_branches (branch_key, branch_code, record) VALUES (?, ?, ?)
             ON CONFLICT(branch_key) DO UPDATE SET branch_code = excluded.branch_code, record = excluded.record
@@ -83,7 +83,7 @@ struct BranchTable: ReferenceTable {
         return try reference.read { db in
             let data = try Data.fetchOne(db, sql: "SELECT record FROM bank_branches WHERE branch_key = ?", arguments: [Branch.key(bank: bank, branch: code)])
                 ?? Data.fetchOne(db, sql: "SELECT record FROM bank_branches WHERE branch_code = ? LIMIT 1", arguments: [code])
-            return try data.map { try Decode.decoder.decode(Branch.self, from: $0) }
+            return try data.map { try CardJSON.decode(Branch.self, from: $0) }
         }
     }
 }
