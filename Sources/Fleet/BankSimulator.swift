@@ -1,0 +1,353 @@
+import ArgumentParser
+import CardDomain
+import Foundation
+import Kafka
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// `fleet bank`: a simulated bank system that answers card.orders on card.bank-events.
+struct BankSimulatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bank",
+        abstract: "Simulate the banks: answer card.orders with accepted, produced, at_branch, picked_up on card.bank-events.",
+        discussion: """
+            Consumes card.orders in group card-bank-simulator (from the earliest order the group has not answered) and \
+            answers each order, keyed by application_id, with accepted, produced, at_branch and picked_up 1, 3, 6 and \
+            10 seconds after it arrived (divided by --speed); a share (--fail-share) fails instead of reaching the \
+            branch. Runs until Ctrl-C. An order's offset is committed once all its events are delivered, so a \
+            restarted simulator answers again what it had not finished (the production worker ignores repeats). \
+            With --once it answers every waiting order at once with the whole sequence and exits.
+            """)
+
+    @Option(help: "Bootstrap servers; default: the embedded broker's <run-dir>/bootstrap.") var brokers: String?
+    @Option(help: "Run folder of the embedded broker.") var runDir = "run"
+    @Option(help: "Time factor: 2 answers twice as fast.") var speed = 1.0
+    @Option(help: "Share of orders that fail instead of reaching the branch (default 0.02; 0 with --once).") var failShare: Double?
+    @Option(help: "Consumer group.") var group = "card-bank-simulator"
+    @Flag(help: "Answer all waiting orders now with the full sequence, then exit.") var once = false
+    @Option(help: "With --once: give up waiting for the orders after this many seconds.") var timeout = 60.0
+
+    func validate() throws {
+        guard speed > 0 else { throw ValidationError("--speed must be positive") }
+        if let failShare, !(0...1).contains(failShare) { throw ValidationError("--fail-share is a share between 0 and 1") }
+    }
+
+    func run() async throws {
+        let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
+        let logger = Logger(label: "card.bank-simulator")
+        let client = KafkaClientConfiguration(bootstrapServers: servers, clientID: "fleet-bank-simulator")
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client), logger: logger)
+        let script = BankScript(speed: speed, failShare: failShare ?? (once ? 0 : 0.02))
+        if once {
+            let answered = try await answerWaitingOrders(client: client, producer: producer, script: script, logger: logger)
+            Terminal.say("answered \(answered.orders) order(s) with \(answered.events) bank event(s) on card.bank-events")
+        } else {
+            var consumerConfig = KafkaConsumerConfiguration(client: client, groupID: group)
+            consumerConfig.startWhenNoOffset = .earliest
+            // Offsets come from the group (OFFSET_STORED), so the consumer's own gap guard, which
+            // needs explicit start offsets, is off; the broker still reports an out-of-range offset.
+            let consumer = try KafkaConsumer(configuration: consumerConfig, detectGaps: false, logger: logger)
+            let simulator = BankSimulator(consumer: consumer, producer: producer, script: script)
+            Terminal.say("bank simulator answering card.orders (group \(group), speed \(speed), fail share \(script.failShare)); Ctrl-C to stop")
+            try await ServiceGroup(services: [simulator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+        }
+    }
+
+    /// `--once`: reads card.orders from the group's committed offsets up to the current end, answers
+    /// every order with its whole sequence, then commits.
+    private func answerWaitingOrders(client: KafkaClientConfiguration, producer: KafkaProducer, script: BankScript,
+                                     logger: Logger) async throws -> (orders: Int, events: Int) {
+        let group = group
+        let timeout = timeout
+        let (orders, ends) = try await OffPool.run("bank-once-read") { () -> ([ConsumedMessage], [TopicPartitionOffset]) in
+            let admin = try KafkaAdmin(configuration: client, logger: logger)
+            guard let count = try admin.topicPartitionCounts()["card.orders"] else {
+                throw ValidationError("no topic card.orders on the broker")
+            }
+            let partitions = (0..<count).map { TopicPartitionOffset(topic: "card.orders", partition: $0) }
+            let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: group), logger: logger)
+            defer { consumer.close() }
+            let committed = try consumer.committed(partitions, timeout: .seconds(10))
+            var starts: [Int32: Int64] = [:]
+            var ends: [Int32: Int64] = [:]
+            for tp in partitions {
+                let marks = try admin.watermarks(topic: tp.topic, partition: tp.partition)
+                let start = max(committed.first { $0.partition == tp.partition }?.offset ?? marks.low, marks.low)
+                starts[tp.partition] = start
+                ends[tp.partition] = marks.high
+            }
+            let waiting = partitions.filter { starts[$0.partition]! < ends[$0.partition]! }
+            guard !waiting.isEmpty else { return ([], []) }
+            try consumer.assign(waiting.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: starts[$0.partition]) })
+            var messages: [ConsumedMessage] = []
+            var next = starts
+            let deadline = ContinuousClock.now + .seconds(timeout)
+            while waiting.contains(where: { next[$0.partition]! < ends[$0.partition]! }) {
+                guard ContinuousClock.now < deadline else {
+                    throw ValidationError("card.orders not read to its end within \(timeout) s")
+                }
+                let result = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(100))
+                if let error = result.errors.first { throw ValidationError("reading card.orders: \(error)") }
+                for message in result.messages where message.offset < ends[message.partition]! {
+                    messages.append(message)
+                    next[message.partition] = message.offset + 1
+                }
+            }
+            return (messages, waiting.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: ends[$0.partition]) })
+        }
+
+        var records: [ProducerRecord] = []
+        let base = Date().timeIntervalSince1970
+        for (n, message) in orders.enumerated() {
+            guard let order = OrderReference(message.value) else {
+                Terminal.error("skipping card.orders[\(message.partition)]@\(message.offset): not an order with application_id and order_id")
+                continue
+            }
+            let events = script.events(for: order)
+            for (step, kind) in events.enumerated() {
+                // Strictly increasing times, a millisecond apart, keep the sequence's order visible.
+                let at = Timestamp(secondsSinceEpoch: base + Double(n * events.count + step) / 1000)
+                records.append(script.record(for: order, kind: kind, at: at))
+            }
+        }
+        let failures = await producer.send(records).compactMap { $0 }
+        guard failures.isEmpty else { throw ValidationError("\(failures.count) bank event(s) not delivered: \(failures[0])") }
+        if !ends.isEmpty {
+            try await OffPool.run("bank-once-commit") {
+                let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: group), logger: logger)
+                defer { consumer.close() }
+                try consumer.commit(ends, async: false)
+            }
+        }
+        return (orders.count, records.count)
+    }
+}
+
+// MARK: - What the bank answers
+
+/// The two fields of a card.orders value the simulator needs; the rest is the bank's business.
+struct OrderReference: Sendable, Hashable, Decodable {
+    var applicationID: String
+    var orderID: String
+
+    enum CodingKeys: String, CodingKey {
+        case applicationID = "application_id"
+        case orderID = "order_id"
+    }
+
+    init(applicationID: String, orderID: String) {
+        self.applicationID = applicationID
+        self.orderID = orderID
+    }
+
+    init?(_ value: [UInt8]?) {
+        guard let value, let order = try? CardJSON.decode(OrderReference.self, from: value) else { return nil }
+        self = order
+    }
+}
+
+/// Which events an order gets and when.
+struct BankScript: Sendable {
+    var speed: Double
+    var failShare: Double
+    /// Seconds after the order for accepted, produced, at_branch (or failed), picked_up, at speed 1.
+    static let delays: [Double] = [1, 3, 6, 10]
+    static let failureReasons = ["照片不符合制卡要求", "芯片写入失败", "卡片质检不合格"]
+
+    /// The sequence for an order: the full one, or accepted, produced, failed for the failing share.
+    /// Which orders fail depends only on the application id, so a replay answers the same way.
+    func events(for order: OrderReference) -> [BankEvent.Kind] {
+        fails(order) ? [.accepted, .produced, .failed] : [.accepted, .produced, .atBranch, .pickedUp]
+    }
+
+    func fails(_ order: OrderReference) -> Bool {
+        guard failShare > 0 else { return false }
+        return Double(DemoRandom.hash(order.applicationID) >> 11) / Double(1 << 53) < failShare
+    }
+
+    /// Seconds after the order at which the `step`-th event is due.
+    func delay(step: Int) -> Double { Self.delays[min(step, Self.delays.count - 1)] / speed }
+
+    func record(for order: OrderReference, kind: BankEvent.Kind, at: Timestamp) -> ProducerRecord {
+        let reason = kind == .failed
+            ? Self.failureReasons[Int(DemoRandom.hash(order.orderID) % UInt64(Self.failureReasons.count))] : nil
+        let event = BankEvent(applicationID: order.applicationID, orderID: order.orderID, event: kind, reason: reason, at: at)
+        return ProducerRecord(topic: "card.bank-events", key: Array(order.applicationID.utf8),
+                              value: Array((try? CardJSON.encode(event)) ?? Data()))
+    }
+}
+
+// MARK: - The running simulator
+
+/// Consumes orders and emits their events when due, on a thread of its own; commits an order's
+/// offset once every event of it (and of every earlier order of its partition) is delivered.
+final class BankSimulator: Service, Sendable {
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private let script: BankScript
+    private let state = Mutex(State())
+    private let stopping = Atomic<Bool>(false)
+
+    struct Scheduled {
+        var due: Double
+        var order: OrderReference
+        var partition: Int32
+        var offset: Int64
+        var kind: BankEvent.Kind
+        var isLast: Bool
+    }
+
+    struct State {
+        var scheduled: [Scheduled] = []
+        /// Per partition: offsets of orders whose last event is not delivered yet.
+        var unfinished: [Int32: Set<Int64>] = [:]
+        /// Per partition: the next offset after the last order read.
+        var nextOffset: [Int32: Int64] = [:]
+        var committed: [Int32: Int64] = [:]
+        var delivered = 0
+        var failedDeliveries = 0
+        var orders = 0
+
+        /// What may be committed: the oldest unfinished order, or everything read.
+        mutating func commitable() -> [TopicPartitionOffset] {
+            var result: [TopicPartitionOffset] = []
+            for (partition, next) in nextOffset {
+                let offset = unfinished[partition]?.min() ?? next
+                if committed[partition] != offset {
+                    committed[partition] = offset
+                    result.append(TopicPartitionOffset(topic: "card.orders", partition: partition, offset: offset))
+                }
+            }
+            return result
+        }
+    }
+
+    init(consumer: KafkaConsumer, producer: KafkaProducer, script: BankScript) {
+        self.consumer = consumer
+        self.producer = producer
+        self.script = script
+    }
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await OffPool.run("bank-simulator") { try self.loop() }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// Polls, schedules, emits and commits until told to stop. Blocking: runs on its own thread.
+    private func loop() throws {
+        try consumer.subscribe(["card.orders"], listener: StoredOffsets { [self] revoked in forget(revoked) })
+        var lastCommit = Date().timeIntervalSince1970
+        while !stopping.load(ordering: .relaxed) {
+            let result = consumer.poll(maxMessages: 1000, timeout: .milliseconds(100))
+            for error in result.errors {
+                Terminal.error("card.orders: \(error)")
+            }
+            let now = Date().timeIntervalSince1970
+            if !result.messages.isEmpty { schedule(result.messages, now: now) }
+            emitDue(now: now)
+            if now - lastCommit >= 1 {
+                commit()
+                lastCommit = now
+            }
+        }
+        // Shutting down: what is not delivered stays uncommitted and is answered again next time.
+        if producer.outstanding > 0 { try? producer.flush(timeout: .seconds(10)) }
+        commit()
+        let (pending, delivered) = state.withLock { ($0.scheduled.count, $0.delivered) }
+        Terminal.say("bank simulator stopped: \(delivered) event(s) delivered, \(pending) not yet due (their orders stay uncommitted)")
+        consumer.close()
+    }
+
+    /// Partitions taken away: their offsets are another member's to commit now.
+    private func forget(_ partitions: [TopicPartitionOffset]) {
+        state.withLock { state in
+            for tp in partitions {
+                state.unfinished[tp.partition] = nil
+                state.nextOffset[tp.partition] = nil
+                state.committed[tp.partition] = nil
+            }
+        }
+    }
+
+    private func schedule(_ messages: [ConsumedMessage], now: Double) {
+        state.withLock { state in
+            for message in messages {
+                state.nextOffset[message.partition] = message.offset + 1
+                guard let order = OrderReference(message.value) else {
+                    Terminal.error("skipping card.orders[\(message.partition)]@\(message.offset): not an order with application_id and order_id")
+                    continue
+                }
+                state.orders += 1
+                state.unfinished[message.partition, default: []].insert(message.offset)
+                let kinds = script.events(for: order)
+                for (step, kind) in kinds.enumerated() {
+                    state.scheduled.append(Scheduled(
+                        due: now + script.delay(step: step), order: order, partition: message.partition,
+                        offset: message.offset, kind: kind, isLast: step == kinds.count - 1))
+                }
+            }
+            state.scheduled.sort { $0.due < $1.due }
+        }
+    }
+
+    private func emitDue(now: Double) {
+        let due = state.withLock { state -> [Scheduled] in
+            let count = state.scheduled.prefix { $0.due <= now }.count
+            defer { state.scheduled.removeFirst(count) }
+            return Array(state.scheduled.prefix(count))
+        }
+        for item in due {
+            let record = script.record(for: item.order, kind: item.kind, at: Timestamp.now())
+            do {
+                try producer.enqueue(record) { [self] error in delivered(item, error: error) }
+            } catch {
+                Terminal.error("bank event for \(item.order.applicationID) not sent: \(error)")
+            }
+        }
+    }
+
+    private func delivered(_ item: Scheduled, error: KafkaError?) {
+        let count = state.withLock { state -> Int? in
+            guard error == nil else {
+                state.failedDeliveries += 1
+                return nil
+            }
+            state.delivered += 1
+            if item.isLast { state.unfinished[item.partition]?.remove(item.offset) }
+            return state.delivered
+        }
+        if let error {
+            Terminal.error("bank event \(item.kind.rawValue) for \(item.order.applicationID) not delivered: \(error)")
+        } else if let count, count % 100 == 0 {
+            let (orders, waiting) = state.withLock { ($0.orders, $0.scheduled.count) }
+            Terminal.say("\(ApplicationHistory.shanghai(Timestamp.now())) \(count) bank events sent for \(orders) order(s); \(waiting) event(s) scheduled")
+        }
+    }
+
+    private func commit() {
+        let offsets = state.withLock { $0.commitable() }
+        do {
+            try consumer.commit(offsets, async: true)
+        } catch {
+            Terminal.error("commit of card.orders offsets failed: \(error)")
+        }
+    }
+}
+
+/// Starts each assigned partition at the group's committed offset (librdkafka's OFFSET_STORED),
+/// falling back to the earliest when the group has none.
+struct StoredOffsets: RebalanceListener {
+    static let storedOffset: Int64 = -1000  // RD_KAFKA_OFFSET_STORED
+
+    func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
+        partitions.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: Self.storedOffset) }
+    }
+
+    var onRevoke: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
+
+    func partitionsRevoked(_ partitions: [TopicPartitionOffset]) { onRevoke(partitions) }
+}

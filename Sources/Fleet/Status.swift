@@ -1,0 +1,110 @@
+import ArgumentParser
+import CardDomain
+import FleetSupport
+import Foundation
+import Kafka
+import Logging
+
+/// `fleet status APPLICATION_ID`: an application's history from card.status and card.bank-events.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show an application's statuses and bank events, in Beijing time, with the time between steps.",
+        discussion: """
+            Reads card.status and card.bank-events from the start up to their current end (no consumer group) and \
+            prints every status with its seq, time, reasons, relationship label, bank and branch, due date and e-card, \
+            interleaved with the bank's events. Exits with status 1 when neither topic knows the application. \
+            Nothing is read from submissions, so nothing personal is printed.
+            """)
+
+    @Argument(help: "The application id (the portal's submission_id).") var applicationID: String
+    @Option(help: "Bootstrap servers; default: the embedded broker's <run-dir>/bootstrap.") var brokers: String?
+    @Option(help: "Run folder of the embedded broker.") var runDir = "run"
+    @Flag(help: "Print the history as JSON.") var json = false
+    @Option(help: "Give up reading the topics to their end after this many seconds.") var timeout = 60.0
+
+    static let topics = ["card.status", "card.bank-events"]
+
+    func run() async throws {
+        let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
+        let applicationID = applicationID
+        let timeout = timeout
+        let read = try await OffPool.run("status-read") {
+            try Self.read(applicationID: applicationID, servers: servers, timeout: .seconds(timeout))
+        }
+        for warning in read.warnings { Terminal.error("warning: \(warning)") }
+        guard let history = ApplicationHistory(applicationID: applicationID, statuses: read.statuses, bankEvents: read.bankEvents) else {
+            Terminal.error("unknown application \(applicationID): no event for it on card.status or card.bank-events (\(read.messagesRead) message(s) read)")
+            throw ExitCode(1)
+        }
+        if json {
+            let encoder = CardJSON.encoder()
+            encoder.outputFormatting.insert(.prettyPrinted)
+            Terminal.say(String(decoding: try encoder.encode(history.json()), as: UTF8.self))
+        } else {
+            Terminal.say(history.render())
+        }
+    }
+
+    struct ReadResult: Sendable {
+        var statuses: [StatusEvent] = []
+        var bankEvents: [BankEvent] = []
+        var messagesRead = 0
+        var warnings: [String] = []
+    }
+
+    /// Reads both topics up to the high watermarks taken at the start. Blocking.
+    static func read(applicationID: String, servers: String, timeout: Duration) throws -> ReadResult {
+        let reader = try TopicReader(bootstrapServers: servers, logger: Logger(label: "card.status-reader"))
+        let admin = reader.kafkaAdmin
+        let counts = try admin.topicPartitionCounts()
+        // Where each partition ends now; later events are not waited for.
+        var remaining: [TopicPartitionOffset: Int64] = [:]
+        for topic in topics {
+            guard let count = counts[topic] else { throw ValidationError("no topic \(topic) on the broker") }
+            for partition in 0..<count {
+                let marks = try admin.watermarks(topic: topic, partition: partition)
+                if marks.high > 0 { remaining[TopicPartitionOffset(topic: topic, partition: partition)] = marks.high }
+            }
+        }
+        try reader.start(topics)
+
+        var result = ReadResult()
+        let needle = Data(applicationID.utf8)
+        var scanned = 0
+        var stopped = Set<TopicPartitionOffset>()
+        let (messages, errors) = reader.read(timeout: timeout) { messages in
+            while scanned < messages.count {
+                let message = messages[scanned]
+                scanned += 1
+                let tp = TopicPartitionOffset(topic: message.topic, partition: message.partition)
+                if let end = remaining[tp], message.offset + 1 >= end { remaining[tp] = nil }
+            }
+            return remaining.isEmpty
+        }
+        for error in errors {
+            if let partition = error.partition { stopped.insert(partition.withoutOffset) }
+            result.warnings.append("\(error)")
+        }
+        if !remaining.isEmpty {
+            let behind = remaining.keys.filter { !stopped.contains($0) }.map(\.description).sorted()
+            if !behind.isEmpty {
+                result.warnings.append("not read to the end within the time limit: \(behind.joined(separator: ", "))")
+            }
+        }
+
+        result.messagesRead = messages.count
+        for message in messages {
+            guard let value = message.value else { continue }
+            // Keyed by application_id; the id in the value is what counts, the key only filters fast.
+            let keyMatches = message.key.map { $0.elementsEqual(needle) } ?? false
+            guard keyMatches || Data(value).range(of: needle) != nil else { continue }
+            if message.topic == "card.status" {
+                if let event = try? CardJSON.decode(StatusEvent.self, from: value) { result.statuses.append(event) }
+            } else if let event = try? CardJSON.decode(BankEvent.self, from: value) {
+                result.bankEvents.append(event)
+            }
+        }
+        return result
+    }
+}
