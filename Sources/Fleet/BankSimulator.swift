@@ -43,12 +43,10 @@ struct BankSimulatorCommand: AsyncParsableCommand {
             let answered = try await answerWaitingOrders(client: client, producer: producer, script: script, logger: logger)
             Terminal.say("answered \(answered.orders) order(s) with \(answered.events) bank event(s) on card.bank-events")
         } else {
-            var consumerConfig = KafkaConsumerConfiguration(client: client, groupID: group)
-            consumerConfig.startWhenNoOffset = .earliest
-            // Offsets come from the group (OFFSET_STORED), so the consumer's own gap guard, which
-            // needs explicit start offsets, is off; the broker still reports an out-of-range offset.
-            let consumer = try KafkaConsumer(configuration: consumerConfig, detectGaps: false, logger: logger)
-            let simulator = BankSimulator(consumer: consumer, producer: producer, script: script)
+            let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: group), logger: logger)
+            let admin = try KafkaAdmin(configuration: client, logger: logger)
+            let simulator = BankSimulator(consumer: consumer, producer: producer, script: script,
+                                          startAt: CommittedOffsets(admin: admin, group: group))
             Terminal.say("bank simulator answering card.orders (group \(group), speed \(speed), fail share \(script.failShare)); Ctrl-C to stop")
             try await ServiceGroup(services: [simulator], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
         }
@@ -56,50 +54,71 @@ struct BankSimulatorCommand: AsyncParsableCommand {
 
     /// `--once`: reads card.orders from the group's committed offsets up to the current end, answers
     /// every order with its whole sequence, then commits.
+    ///
+    /// It joins the group to commit: the embedded broker refuses commits from outside a group that
+    /// has ever had members (real Kafka accepts them for an empty group). So no other `fleet bank`
+    /// of the group may run meanwhile, or it would hold some of the partitions.
     private func answerWaitingOrders(client: KafkaClientConfiguration, producer: KafkaProducer, script: BankScript,
                                      logger: Logger) async throws -> (orders: Int, events: Int) {
         let group = group
         let timeout = timeout
-        let (orders, ends) = try await OffPool.run("bank-once-read") { () -> ([ConsumedMessage], [TopicPartitionOffset]) in
+        let read = try await OffPool.run("bank-once-read") { () -> (messages: [ConsumedMessage], ends: [TopicPartitionOffset], consumer: KafkaConsumer?) in
             let admin = try KafkaAdmin(configuration: client, logger: logger)
             guard let count = try admin.topicPartitionCounts()["card.orders"] else {
                 throw ValidationError("no topic card.orders on the broker")
             }
             let partitions = (0..<count).map { TopicPartitionOffset(topic: "card.orders", partition: $0) }
-            let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: group), logger: logger)
-            defer { consumer.close() }
-            let committed = try consumer.committed(partitions, timeout: .seconds(10))
-            var starts: [Int32: Int64] = [:]
+            let committed = try admin.committedOffsets(group: group, partitions: partitions)
+            var lows: [Int32: Int64] = [:]
             var ends: [Int32: Int64] = [:]
+            var waiting = false
             for tp in partitions {
                 let marks = try admin.watermarks(topic: tp.topic, partition: tp.partition)
-                let start = max(committed.first { $0.partition == tp.partition }?.offset ?? marks.low, marks.low)
-                starts[tp.partition] = start
+                lows[tp.partition] = marks.low
                 ends[tp.partition] = marks.high
+                let start = committed.first { $0.partition == tp.partition }?.offset ?? marks.low
+                if start < marks.high { waiting = true }
             }
-            let waiting = partitions.filter { starts[$0.partition]! < ends[$0.partition]! }
-            guard !waiting.isEmpty else { return ([], []) }
-            try consumer.assign(waiting.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: starts[$0.partition]) })
+            guard waiting else { return ([], [], nil) }
+
+            let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: group), logger: logger)
+            let starts = StartRecorder(inner: CommittedOffsets(admin: admin, group: group))
+            try consumer.subscribe(["card.orders"], listener: starts)
             var messages: [ConsumedMessage] = []
-            var next = starts
+            var next: [Int32: Int64] = [:]
             let deadline = ContinuousClock.now + .seconds(timeout)
-            while waiting.contains(where: { next[$0.partition]! < ends[$0.partition]! }) {
+            while true {
+                let assigned = starts.positions
+                let done = assigned.count == partitions.count && partitions.allSatisfy { tp in
+                    let start = assigned[tp.partition] ?? nil
+                    return (next[tp.partition] ?? start ?? lows[tp.partition]!) >= ends[tp.partition]!
+                }
+                if done { break }
                 guard ContinuousClock.now < deadline else {
-                    throw ValidationError("card.orders not read to its end within \(timeout) s")
+                    consumer.close()
+                    throw ValidationError("""
+                        card.orders not read to its end within \(timeout) s (\(assigned.count) of \(partitions.count) \
+                        partitions assigned; is another `fleet bank` running in group \(group)?)
+                        """)
                 }
                 let result = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(100))
-                if let error = result.errors.first { throw ValidationError("reading card.orders: \(error)") }
+                if let error = result.errors.first {
+                    consumer.close()
+                    throw ValidationError("reading card.orders: \(error)")
+                }
                 for message in result.messages where message.offset < ends[message.partition]! {
                     messages.append(message)
                     next[message.partition] = message.offset + 1
                 }
             }
-            return (messages, waiting.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: ends[$0.partition]) })
+            let commit = partitions.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: ends[$0.partition]) }
+            return (messages, commit, consumer)
         }
+        guard let consumer = read.consumer else { return (0, 0) }
 
         var records: [ProducerRecord] = []
         let base = Date().timeIntervalSince1970
-        for (n, message) in orders.enumerated() {
+        for (n, message) in read.messages.enumerated() {
             guard let order = OrderReference(message.value) else {
                 Terminal.error("skipping card.orders[\(message.partition)]@\(message.offset): not an order with application_id and order_id")
                 continue
@@ -112,15 +131,34 @@ struct BankSimulatorCommand: AsyncParsableCommand {
             }
         }
         let failures = await producer.send(records).compactMap { $0 }
-        guard failures.isEmpty else { throw ValidationError("\(failures.count) bank event(s) not delivered: \(failures[0])") }
-        if !ends.isEmpty {
-            try await OffPool.run("bank-once-commit") {
-                let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: group), logger: logger)
-                defer { consumer.close() }
-                try consumer.commit(ends, async: false)
-            }
+        try await OffPool.run("bank-once-commit") {
+            defer { consumer.close() }
+            // Only once every event is delivered: otherwise the orders are answered again next time.
+            if failures.isEmpty { try consumer.commit(read.ends, async: false) }
         }
-        return (orders.count, records.count)
+        guard failures.isEmpty else { throw ValidationError("\(failures.count) bank event(s) not delivered: \(failures[0])") }
+        return (read.messages.count, records.count)
+    }
+}
+
+/// Remembers where each assigned partition starts, for `--once` to know when it has read everything.
+final class StartRecorder: RebalanceListener {
+    private let inner: CommittedOffsets
+    private let recorded = Mutex<[Int32: Int64?]>([:])
+
+    init(inner: CommittedOffsets) { self.inner = inner }
+
+    /// Partition → its start offset (`nil`: the earliest), for the partitions assigned now.
+    var positions: [Int32: Int64?] { recorded.withLock { $0 } }
+
+    func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
+        let positions = inner.partitionsAssigned(partitions)
+        recorded.withLock { map in positions.forEach { map[$0.partition] = .some($0.offset) } }
+        return positions
+    }
+
+    func partitionsRevoked(_ partitions: [TopicPartitionOffset]) {
+        recorded.withLock { map in partitions.forEach { map[$0.partition] = nil } }
     }
 }
 
@@ -188,6 +226,7 @@ final class BankSimulator: Service, Sendable {
     private let script: BankScript
     private let state = Mutex(State())
     private let stopping = Atomic<Bool>(false)
+    private let startAt: CommittedOffsets
 
     struct Scheduled {
         var due: Double
@@ -223,7 +262,8 @@ final class BankSimulator: Service, Sendable {
         }
     }
 
-    init(consumer: KafkaConsumer, producer: KafkaProducer, script: BankScript) {
+    init(consumer: KafkaConsumer, producer: KafkaProducer, script: BankScript, startAt: CommittedOffsets) {
+        self.startAt = startAt
         self.consumer = consumer
         self.producer = producer
         self.script = script
@@ -239,7 +279,9 @@ final class BankSimulator: Service, Sendable {
 
     /// Polls, schedules, emits and commits until told to stop. Blocking: runs on its own thread.
     private func loop() throws {
-        try consumer.subscribe(["card.orders"], listener: StoredOffsets { [self] revoked in forget(revoked) })
+        var listener = startAt
+        listener.onRevoke = { [self] revoked in forget(revoked) }
+        try consumer.subscribe(["card.orders"], listener: listener)
         var lastCommit = Date().timeIntervalSince1970
         while !stopping.load(ordering: .relaxed) {
             let result = consumer.poll(maxMessages: 1000, timeout: .milliseconds(100))
@@ -338,16 +380,36 @@ final class BankSimulator: Service, Sendable {
     }
 }
 
-/// Starts each assigned partition at the group's committed offset (librdkafka's OFFSET_STORED),
-/// falling back to the earliest when the group has none.
-struct StoredOffsets: RebalanceListener {
-    static let storedOffset: Int64 = -1000  // RD_KAFKA_OFFSET_STORED
+/// Starts each assigned partition at the group's committed offset, or at the earliest when the
+/// group has none.
+///
+/// The offsets are asked for explicitly (through a separate handle, inside `poll` on the
+/// simulator's thread) rather than with librdkafka's OFFSET_STORED, so the consumer's gap guard
+/// knows where each partition starts, and a committed offset the broker no longer has is an
+/// error instead of a silent jump.
+struct CommittedOffsets: RebalanceListener {
+    let admin: KafkaAdmin
+    let group: String
+    var onRevoke: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
 
-    func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
-        partitions.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: Self.storedOffset) }
+    init(admin: KafkaAdmin, group: String) {
+        self.admin = admin
+        self.group = group
     }
 
-    var onRevoke: @Sendable ([TopicPartitionOffset]) -> Void = { _ in }
+    func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
+        do {
+            let committed = try admin.committedOffsets(group: group, partitions: partitions)
+            return partitions.map { tp in
+                TopicPartitionOffset(topic: tp.topic, partition: tp.partition,
+                                     offset: committed.first { $0.partition == tp.partition }?.offset)
+            }
+        } catch {
+            // Answering again from the start is safe (the production worker ignores repeats); skipping is not.
+            Terminal.error("cannot read the committed offsets of \(group) (\(error)): starting from the earliest orders")
+            return partitions.map(\.withoutOffset)
+        }
+    }
 
     func partitionsRevoked(_ partitions: [TopicPartitionOffset]) { onRevoke(partitions) }
 }

@@ -160,7 +160,11 @@ struct ApplicationHistory: Sendable {
     static func shanghai(_ timestamp: Timestamp) -> String {
         var text = inShanghai(timestamp).description
         if text.hasSuffix("+08:00") { text.removeLast(6) }
-        return text.replacingOccurrences(of: "T", with: " ")
+        text = text.replacingOccurrences(of: "T", with: " ")
+        // Always three fraction digits, so the column lines up.
+        let parts = text.split(separator: ".", maxSplits: 1)
+        let fraction = parts.count == 2 ? String(parts[1]) : ""
+        return String(parts[0]) + "." + fraction + String(repeating: "0", count: max(0, 3 - fraction.count))
     }
 
     /// `0.333s`, `12.0s`, `3m 12s`, `2h 05m`, `3d 4h`.
