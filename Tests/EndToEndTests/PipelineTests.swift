@@ -9,7 +9,7 @@ import Testing
 struct PipelineTests {
     @Test("every path of the contract, through real worker processes")
     func pipeline() async throws {
-        let fleet = try PipelineHarness(registryGraceSeconds: 5)
+        let fleet = try PipelineHarness(registryGraceSeconds: 20)
         let families = (0...12).map { Family($0) }
         for branch in DemoBranches.all {
             try await fleet.publish("bank.branches", key: Branch.key(bank: branch.bank, branch: branch.branch), json: branch)
@@ -32,6 +32,9 @@ struct PipelineTests {
         try await fleet.submit(families[8].submission(id: "e2e-bank-fails"), applicantID: families[8].child.idNumber)
         try await fleet.submit(families[9].submission(id: "e2e-overdue", bank: "ICBC", branch: "ICBC-0105-01"), applicantID: families[9].child.idNumber)
         try await fleet.publish("card.submission", key: "garbage", value: Array("{not json".utf8))
+        // Family 5's registry records arrive after its submission, well inside the grace period.
+        try await Task.sleep(for: .seconds(1))
+        for person in [families[5].mother, families[5].child] { try await fleet.publish("registry.persons", key: person.idNumber, json: person) }
 
         // MARK: Happy path to picked_up
         let production = await fleet.waitForStatus("e2e-happy", .inProduction)
@@ -73,11 +76,9 @@ struct PipelineTests {
         #expect(closedBranch.last?.reasons.map(\.code) == [.branchClosed])
 
         // MARK: Registry timing
-        try await Task.sleep(for: .seconds(1))
-        for person in [families[5].mother, families[5].child] { try await fleet.publish("registry.persons", key: person.idNumber, json: person) }
         let late = await fleet.waitForStatus("e2e-late-registry", .identityVerified)
         #expect(late.map(\.status).prefix(2) == [.received, .identityVerified], "retried until the registry caught up, then verified")
-        let unknown = await fleet.waitForStatus("e2e-unknown-person", .rejected, timeout: .seconds(90))
+        let unknown = await fleet.waitForStatus("e2e-unknown-person", .rejected, timeout: .seconds(120))
         #expect(unknown.map(\.status) == [.received, .rejected])
         #expect(Set(unknown.last?.reasons.filter { $0.code == .personNotFound }.compactMap(\.field) ?? []) == ["agent", "applicant"])
 
