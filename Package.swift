@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // MARK: - C, confined here
@@ -59,11 +61,25 @@ let package = Package(
             name: "CardWorkers",
             dependencies: ["CardDomain", "WorkerRuntime", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        /// The ops HTTP surface of a worker (/metrics, /healthz, /readyz): HTTP stays out of the runtime.
+        .target(
+            name: "WorkerOps",
+            dependencies: [
+                "WorkerRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         /// Flags and environment shared by every worker executable; parsing stays out of the runtime.
         .target(
             name: "WorkerCLI",
             dependencies: [
                 "WorkerRuntime",
+                "WorkerOps",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -113,6 +129,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
 
@@ -124,6 +141,17 @@ let package = Package(
             dependencies: [
                 "CardWorkers", "CardDomain", "Kafka", "FleetSupport", "WorkerRuntime", "Fleet",
                 "IntakeWorker", "IdentityWorker", "RoutingWorker", "ProductionWorker",
+            ]
+        ),
+        .testTarget(
+            name: "OpsTests",
+            dependencies: [
+                "Fleet", "FleetSupport", "Kafka", "WorkerRuntime", "WorkerOps", "CardWorkers", "CardDomain", "CountWorker",
+                "IntakeWorker", "IdentityWorker", "RoutingWorker", "ProductionWorker",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "FleetSupport", "Fleet"]),

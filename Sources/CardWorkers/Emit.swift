@@ -8,30 +8,33 @@ enum Emit {
     static func json(_ value: some Encodable) throws -> [UInt8] { Array(try CardJSON.encode(value)) }
 
     /// A `card.status` event keyed by application_id; id `<application>/status/<seq>`.
-    static func status(_ event: StatusEvent) throws -> OutboundMessage {
+    static func status(_ event: StatusEvent, trace: String? = nil) throws -> OutboundMessage {
         OutboundMessage(topic: CardTopics.status, key: event.applicationID, value: try json(event),
-                        id: "\(event.applicationID)/status/\(event.seq)")
+                        id: "\(event.applicationID)/status/\(event.seq)", headers: TraceContext.kafkaHeader(trace))
     }
 
     /// An application handed to the next stage; id `<application>/<topic>`.
+    /// Carries the envelope's `traceparent` as a header too.
     static func envelope(_ envelope: ApplicationEnvelope, to topic: String, key: String) throws -> OutboundMessage {
-        OutboundMessage(topic: topic, key: key, value: try json(envelope), id: "\(envelope.applicationID)/\(topic)")
+        OutboundMessage(topic: topic, key: key, value: try json(envelope), id: "\(envelope.applicationID)/\(topic)",
+                        headers: TraceContext.kafkaHeader(envelope.traceparent))
     }
 
     /// News for intake that an application ended, freeing the child; id `<application>/closed`.
-    static func closed(_ envelope: ApplicationEnvelope, outcome: ApplicationClosed.Outcome, at: Timestamp) throws -> OutboundMessage {
+    static func closed(_ envelope: ApplicationEnvelope, outcome: ApplicationClosed.Outcome, at: Timestamp, trace: String? = nil) throws -> OutboundMessage {
         let closed = ApplicationClosed(applicationID: envelope.applicationID, applicantIDNumber: envelope.applicantIDNumber,
                                        status: outcome, at: at)
         return OutboundMessage(topic: CardTopics.applicationClosed, key: closed.key, value: try json(closed),
-                               id: "\(envelope.applicationID)/closed")
+                               id: "\(envelope.applicationID)/closed", headers: TraceContext.kafkaHeader(trace))
     }
 
     /// A rejection at a later stage: the `rejected` status and the news that frees the child.
-    static func rejection(_ envelope: ApplicationEnvelope, reasons: [Reason], at: Timestamp) throws -> [OutboundMessage] {
+    static func rejection(_ envelope: ApplicationEnvelope, reasons: [Reason], at: Timestamp, trace: String? = nil) throws -> [OutboundMessage] {
         [
             try status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID, status: .rejected,
-                                   reasons: reasons, relationshipLabel: envelope.relationshipLabel, at: at, seq: envelope.seq + 1)),
-            try closed(envelope, outcome: .rejected, at: at),
+                                   reasons: reasons, relationshipLabel: envelope.relationshipLabel, at: at, seq: envelope.seq + 1),
+                       trace: trace),
+            try closed(envelope, outcome: .rejected, at: at, trace: trace),
         ]
     }
 }

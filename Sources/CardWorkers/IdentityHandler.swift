@@ -21,6 +21,23 @@ public struct IdentityHandler: WorkerHandler {
         migrator.registerMigration("identity-v1") { db in
             try db.execute(sql: "CREATE TABLE identity_decisions (application_id TEXT PRIMARY KEY, status TEXT NOT NULL, decided_at REAL NOT NULL)")
         }
+        // When the application entered identity (intake's received_at), for time-in-stage.
+        migrator.registerMigration("identity-v2-stage-times") { db in
+            try db.execute(sql: """
+                ALTER TABLE identity_decisions ADD COLUMN entered_at REAL;
+                CREATE INDEX identity_decisions_decided ON identity_decisions(decided_at);
+                """)
+        }
+    }
+
+    /// Stage `identity`: applications parked waiting for the registry are unfinished;
+    /// time in stage is intake's decision → identity's decision.
+    public func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport] {
+        var report = try StageQueries.parked(stage: "identity", in: db)
+        report.recentDurations = try StageQueries.durations(
+            sql: "SELECT decided_at - entered_at FROM identity_decisions WHERE decided_at >= ? AND entered_at IS NOT NULL",
+            since: context.now.addingTimeInterval(-window.seconds), in: db)
+        return [report]
     }
 
     public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
@@ -35,27 +52,29 @@ public struct IdentityHandler: WorkerHandler {
             return .retry(reason: "person not in the registry yet")
         }
         let now = Timestamp(context.now)
+        let trace = TraceContext.child(of: envelope.traceparent, applicationID: envelope.applicationID, stage: "identity")
         switch outcome {
         case .rejected(let reasons):
             try record(envelope, "rejected", now, db)
-            return .done(try Emit.rejection(envelope, reasons: reasons, at: now))
+            return .done(try Emit.rejection(envelope, reasons: reasons, at: now, trace: trace))
         case .verified(let label):
             try record(envelope, "identity_verified", now, db)
             var next = envelope
             next.seq += 1
             next.relationshipLabel = label
             next.identityVerifiedAt = now
+            next.traceparent = trace
             return .done([
                 try Emit.status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID,
-                                            status: .identityVerified, relationshipLabel: label, at: now, seq: next.seq)),
+                                            status: .identityVerified, relationshipLabel: label, at: now, seq: next.seq), trace: trace),
                 try Emit.envelope(next, to: CardTopics.bankRouting, key: next.routingKey),
             ])
         }
     }
 
     private func record(_ envelope: ApplicationEnvelope, _ status: String, _ now: Timestamp, _ db: Database) throws {
-        try db.execute(sql: "INSERT INTO identity_decisions (application_id, status, decided_at) VALUES (?, ?, ?)",
-                       arguments: [envelope.applicationID, status, now.secondsSinceEpoch])
+        try db.execute(sql: "INSERT INTO identity_decisions (application_id, status, decided_at, entered_at) VALUES (?, ?, ?, ?)",
+                       arguments: [envelope.applicationID, status, now.secondsSinceEpoch, envelope.receivedAt.secondsSinceEpoch])
     }
 }
 

@@ -28,6 +28,22 @@ public struct IntakeHandler: WorkerHandler {
                     application_id TEXT NOT NULL);
                 """)
         }
+        // When the submission entered intake (its Kafka timestamp), for time-in-stage.
+        migrator.registerMigration("intake-v2-stage-times") { db in
+            try db.execute(sql: """
+                ALTER TABLE intake_applications ADD COLUMN entered_at REAL;
+                CREATE INDEX intake_applications_received ON intake_applications(received_at);
+                """)
+        }
+    }
+
+    /// Stage `intake`: parked submissions are unfinished; time in stage is publish → decision.
+    public func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport] {
+        var report = try StageQueries.parked(stage: "intake", in: db)
+        report.recentDurations = try StageQueries.durations(
+            sql: "SELECT received_at - entered_at FROM intake_applications WHERE received_at >= ? AND entered_at IS NOT NULL",
+            since: context.now.addingTimeInterval(-window.seconds), in: db)
+        return [report]
     }
 
     public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
@@ -46,21 +62,24 @@ public struct IntakeHandler: WorkerHandler {
             parsed.add(.duplicateActiveApplication())
         }
         let now = Timestamp(context.now)
+        let enteredAt = message.message.timestampMilliseconds.map { Double($0) / 1000 }
+        let trace = TraceContext.child(of: message.message.header(TraceContext.header)?.stringValue,
+                                       applicationID: parsed.submissionID, stage: "intake")
         guard let submission = parsed.accepted else {
-            try db.execute(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at, closed_at) VALUES (?, ?, 'rejected', ?, ?)",
-                           arguments: [parsed.submissionID, parsed.applicantIDNumber, now.secondsSinceEpoch, now.secondsSinceEpoch])
+            try db.execute(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at, closed_at, entered_at) VALUES (?, ?, 'rejected', ?, ?, ?)",
+                           arguments: [parsed.submissionID, parsed.applicantIDNumber, now.secondsSinceEpoch, now.secondsSinceEpoch, enteredAt])
             return .done([try Emit.status(StatusEvent(applicationID: parsed.submissionID, status: .rejected,
-                                                      reasons: parsed.reasons, at: now, seq: 1))])
+                                                      reasons: parsed.reasons, at: now, seq: 1), trace: trace)])
         }
         let applicant = submission.applicant.idNumber
-        try db.execute(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at) VALUES (?, ?, 'received', ?)",
-                       arguments: [submission.submissionID, applicant, now.secondsSinceEpoch])
+        try db.execute(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at, entered_at) VALUES (?, ?, 'received', ?, ?)",
+                       arguments: [submission.submissionID, applicant, now.secondsSinceEpoch, enteredAt])
         try db.execute(sql: "INSERT INTO intake_active (applicant_id_number, application_id) VALUES (?, ?)",
                        arguments: [applicant, submission.submissionID])
-        let envelope = ApplicationEnvelope(submission: submission, seq: 1, receivedAt: now,
-                                           traceparent: message.message.header("traceparent")?.stringValue)
+        // The envelope carries intake's span: the next stage's parent.
+        let envelope = ApplicationEnvelope(submission: submission, seq: 1, receivedAt: now, traceparent: trace)
         return .done([
-            try Emit.status(StatusEvent(applicationID: submission.submissionID, status: .received, at: now, seq: 1)),
+            try Emit.status(StatusEvent(applicationID: submission.submissionID, status: .received, at: now, seq: 1), trace: trace),
             try Emit.envelope(envelope, to: CardTopics.identityVerification, key: envelope.applicationID),
         ])
     }

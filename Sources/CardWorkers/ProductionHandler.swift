@@ -38,6 +38,30 @@ public struct ProductionHandler: WorkerHandler {
                     PRIMARY KEY (application_id, event));
                 """)
         }
+        // The trace context of the order (for statuses emitted later) and when the card reached the branch.
+        migrator.registerMigration("production-v2-trace-and-stage-times") { db in
+            try db.execute(sql: """
+                ALTER TABLE production_orders ADD COLUMN traceparent TEXT;
+                ALTER TABLE production_orders ADD COLUMN ready_at REAL;
+                CREATE INDEX production_orders_ready ON production_orders(ready_at);
+                CREATE INDEX production_orders_open ON production_orders(status, ordered_at);
+                """)
+        }
+    }
+
+    /// Stage `production`: orders not yet at the branch (in production or overdue) are unfinished;
+    /// time in stage is order → card at the branch.
+    public func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport] {
+        let open = try Row.fetchOne(db, sql: """
+            SELECT COUNT(*) AS n, MIN(ordered_at) AS oldest FROM production_orders WHERE status IN ('in_production', 'overdue')
+            """)
+        var report = StageReport(stage: "production", unfinished: open?["n"] ?? 0,
+                                 oldestUnfinishedSince: (open?["oldest"] as Double?).map { Date(timeIntervalSince1970: $0) })
+        report.merge(try StageQueries.parked(stage: "production", in: db))
+        report.recentDurations = try StageQueries.durations(
+            sql: "SELECT ready_at - ordered_at FROM production_orders WHERE ready_at >= ?",
+            since: context.now.addingTimeInterval(-window.seconds), in: db)
+        return [report]
     }
 
     public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
@@ -54,18 +78,20 @@ public struct ProductionHandler: WorkerHandler {
         let now = Timestamp(context.now)
         let order = CardOrder(submission: envelope.submission, orderedAt: now)
         let seq = envelope.seq + 1
+        let trace = TraceContext.child(of: envelope.traceparent, applicationID: envelope.applicationID, stage: "production")
         try db.execute(sql: """
             INSERT INTO production_orders (application_id, order_id, submission_id, applicant_id_number, bank, branch, relationship_label,
-                                           status, seq, ordered_at, due_by, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, 'in_production', ?, ?, ?, ?)
+                                           status, seq, ordered_at, due_by, updated_at, traceparent)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'in_production', ?, ?, ?, ?, ?)
             """, arguments: [envelope.applicationID, order.orderID, envelope.submissionID, envelope.applicantIDNumber,
                              order.bank.rawValue, order.branch, envelope.relationshipLabel?.rawValue, seq,
-                             now.secondsSinceEpoch, order.dueBy.secondsSinceEpoch, now.secondsSinceEpoch])
+                             now.secondsSinceEpoch, order.dueBy.secondsSinceEpoch, now.secondsSinceEpoch, trace])
         return .done([
-            OutboundMessage(topic: CardTopics.orders, key: order.bank.rawValue, value: try Emit.json(order), id: "\(envelope.applicationID)/order"),
+            OutboundMessage(topic: CardTopics.orders, key: order.bank.rawValue, value: try Emit.json(order), id: "\(envelope.applicationID)/order",
+                            headers: TraceContext.kafkaHeader(trace)),
             try Emit.status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID, status: .inProduction,
                                         relationshipLabel: envelope.relationshipLabel, bank: order.bank, branch: order.branch,
-                                        dueBy: order.dueBy, at: now, seq: seq)),
+                                        dueBy: order.dueBy, at: now, seq: seq), trace: trace),
         ])
     }
 
@@ -88,7 +114,11 @@ public struct ProductionHandler: WorkerHandler {
             outputs.append(try Emit.status(StatusEvent(
                 applicationID: order.applicationID, submissionID: order.submissionID, status: status, reasons: reasons,
                 relationshipLabel: order.relationshipLabel, bank: order.bank, branch: order.branch, dueBy: order.dueBy,
-                eCard: eCard, at: now, seq: order.seq)))
+                eCard: eCard, at: now, seq: order.seq), trace: order.traceparent))
+            if status == .readyForPickup {
+                try db.execute(sql: "UPDATE production_orders SET ready_at = ? WHERE application_id = ?",
+                               arguments: [now.secondsSinceEpoch, order.applicationID])
+            }
         }
         let producing: Set<ApplicationStatus> = [.inProduction, .overdue]
         switch event.event {
@@ -107,7 +137,7 @@ public struct ProductionHandler: WorkerHandler {
                     topic: CardTopics.applicationClosed, key: order.applicantIDNumber,
                     value: try Emit.json(ApplicationClosed(applicationID: order.applicationID, applicantIDNumber: order.applicantIDNumber,
                                                            status: .failed, at: now)),
-                    id: "\(order.applicationID)/closed"))
+                    id: "\(order.applicationID)/closed", headers: TraceContext.kafkaHeader(order.traceparent)))
             }
         }
         if !outputs.isEmpty { try order.save(in: db, at: now) }
@@ -131,7 +161,7 @@ public struct ProductionHandler: WorkerHandler {
             outputs.append(try Emit.status(StatusEvent(
                 applicationID: order.applicationID, submissionID: order.submissionID, status: .overdue,
                 relationshipLabel: order.relationshipLabel, bank: order.bank, branch: order.branch, dueBy: order.dueBy,
-                at: now, seq: order.seq)))
+                at: now, seq: order.seq), trace: order.traceparent))
             try order.save(in: db, at: now)
             try db.execute(sql: "UPDATE production_orders SET overdue_reported = 1 WHERE application_id = ?", arguments: [id])
         }
@@ -151,6 +181,7 @@ struct OrderRow {
     var status: ApplicationStatus
     var seq: Int
     var dueBy: Timestamp
+    var traceparent: String?
 
     static func fetch(_ applicationID: String, in db: Database) throws -> OrderRow? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM production_orders WHERE application_id = ?", arguments: [applicationID]),
@@ -158,7 +189,8 @@ struct OrderRow {
         return OrderRow(applicationID: row["application_id"], orderID: row["order_id"], submissionID: row["submission_id"],
                         applicantIDNumber: row["applicant_id_number"], bank: bank, branch: row["branch"],
                         relationshipLabel: (row["relationship_label"] as String?).flatMap(RelationshipLabel.init(rawValue:)),
-                        status: status, seq: row["seq"], dueBy: Timestamp(secondsSinceEpoch: row["due_by"]))
+                        status: status, seq: row["seq"], dueBy: Timestamp(secondsSinceEpoch: row["due_by"]),
+                        traceparent: row["traceparent"])
     }
 
     func save(in db: Database, at now: Timestamp) throws {

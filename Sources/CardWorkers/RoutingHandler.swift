@@ -20,6 +20,22 @@ public struct RoutingHandler: WorkerHandler {
                 CREATE TABLE routing_branch_load (branch_key TEXT PRIMARY KEY, routed INTEGER NOT NULL);
                 """)
         }
+        // When the application entered routing (identity's decision), for time-in-stage.
+        migrator.registerMigration("routing-v2-stage-times") { db in
+            try db.execute(sql: """
+                ALTER TABLE routing_decisions ADD COLUMN entered_at REAL;
+                CREATE INDEX routing_decisions_decided ON routing_decisions(decided_at);
+                """)
+        }
+    }
+
+    /// Stage `routing`: parked applications are unfinished; time in stage is identity's decision → routing's.
+    public func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport] {
+        var report = try StageQueries.parked(stage: "routing", in: db)
+        report.recentDurations = try StageQueries.durations(
+            sql: "SELECT decided_at - entered_at FROM routing_decisions WHERE decided_at >= ? AND entered_at IS NOT NULL",
+            since: context.now.addingTimeInterval(-window.seconds), in: db)
+        return [report]
     }
 
     public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
@@ -31,22 +47,25 @@ public struct RoutingHandler: WorkerHandler {
         let branch = try BranchTable.branch(bank: card.bank.rawValue, code: card.branch, in: context.reference)
         let reasons = RoutingRules.check(envelope.submission, branch: branch)
         let now = Timestamp(context.now)
+        let trace = TraceContext.child(of: envelope.traceparent, applicationID: envelope.applicationID, stage: "routing")
+        let enteredAt = envelope.identityVerifiedAt?.secondsSinceEpoch
         guard reasons.isEmpty else {
-            try db.execute(sql: "INSERT INTO routing_decisions (application_id, status, decided_at) VALUES (?, 'rejected', ?)",
-                           arguments: [envelope.applicationID, now.secondsSinceEpoch])
-            return .done(try Emit.rejection(envelope, reasons: reasons, at: now))
+            try db.execute(sql: "INSERT INTO routing_decisions (application_id, status, decided_at, entered_at) VALUES (?, 'rejected', ?, ?)",
+                           arguments: [envelope.applicationID, now.secondsSinceEpoch, enteredAt])
+            return .done(try Emit.rejection(envelope, reasons: reasons, at: now, trace: trace))
         }
-        try db.execute(sql: "INSERT INTO routing_decisions (application_id, status, decided_at) VALUES (?, 'routed', ?)",
-                       arguments: [envelope.applicationID, now.secondsSinceEpoch])
+        try db.execute(sql: "INSERT INTO routing_decisions (application_id, status, decided_at, entered_at) VALUES (?, 'routed', ?, ?)",
+                       arguments: [envelope.applicationID, now.secondsSinceEpoch, enteredAt])
         try db.execute(sql: "INSERT INTO routing_branch_load (branch_key, routed) VALUES (?, 1) ON CONFLICT(branch_key) DO UPDATE SET routed = routed + 1",
                        arguments: [card.routingKey])
         var next = envelope
         next.seq += 1
         next.routedAt = now
+        next.traceparent = trace
         return .done([
             try Emit.status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID, status: .routed,
                                         relationshipLabel: envelope.relationshipLabel, bank: card.bank, branch: card.branch,
-                                        at: now, seq: next.seq)),
+                                        at: now, seq: next.seq), trace: trace),
             try Emit.envelope(next, to: CardTopics.cardProduction, key: next.applicationID),
         ])
     }

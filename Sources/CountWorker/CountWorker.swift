@@ -9,6 +9,8 @@ import WorkerRuntime
 struct CountHandler: WorkerHandler {
     var input: String
     var output: String
+    /// Tests only: a value `sleep:S` holds the handler for S seconds (a slow or stuck handler).
+    var simulateStalls = false
 
     var inputTopics: [String] { [input] }
 
@@ -28,6 +30,9 @@ struct CountHandler: WorkerHandler {
         if text.hasPrefix("retry:"), let needed = Int(text.dropFirst("retry:".count)), message.attempt < needed {
             return .retry(reason: "attempt \(message.attempt) of \(needed)")
         }
+        if simulateStalls, text.hasPrefix("sleep:"), let seconds = Double(text.dropFirst("sleep:".count)) {
+            Thread.sleep(forTimeInterval: seconds)
+        }
         let key = message.key.map { String(decoding: $0, as: UTF8.self) } ?? ""
         try db.execute(sql: "INSERT INTO counts (key, count) VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET count = count + 1",
                        arguments: [key])
@@ -46,8 +51,9 @@ struct CountWorkerCommand: AsyncParsableCommand {
     @Option(help: "Input topic.") var input = "test.input"
     @Option(help: "Output topic.") var output = "test.output"
     @Option(help: "Worker name (group card-<name>, dead letters' worker field).") var name = "count"
+    @Flag(help: .hidden) var simulateStalls = false
 
     func run() async throws {
-        try await WorkerMain.run(worker: name, handler: CountHandler(input: input, output: output), options: options)
+        try await WorkerMain.run(worker: name, handler: CountHandler(input: input, output: output, simulateStalls: simulateStalls), options: options)
     }
 }

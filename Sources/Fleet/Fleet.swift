@@ -6,5 +6,6 @@ struct Fleet: AsyncParsableCommand {
         commandName: "fleet",
         abstract: "Run and operate the social security card pipeline.",
         subcommands: [Broker.self, Produce.self, RuntimeBench.self, BenchRelay.self,
-                      SeedCommand.self, SubmitCommand.self, BankSimulatorCommand.self, StatusCommand.self])
+                      SeedCommand.self, SubmitCommand.self, BankSimulatorCommand.self, StatusCommand.self,
+                      LagCommand.self, OpsCommand.self])
 }

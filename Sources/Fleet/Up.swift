@@ -23,6 +23,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "With --demo: submissions to generate.") var submissions = 20_000
     @Option(help: "With --demo: submissions per second.") var rate = 200
     @Option(help: "Identity worker's registry grace period in seconds.") var registryGraceSeconds = 600.0
+    @Option(help: "Port of the ops web page (lag, throughput, statuses, stages, dead letters); 0: off.") var opsPort = 8080
+    @Option(help: "First of the workers' /metrics, /healthz, /readyz ports (intake, identity, routing, production take it and the next three); 0: off.")
+    var workerOpsPort = 9101
 
     func run() async throws {
         let logger = Logger(label: "card.fleet")
@@ -52,8 +55,10 @@ struct Up: AsyncParsableCommand {
         let workers: [(name: String, handler: any WorkerHandler)] = [
             ("intake", IntakeHandler()), ("identity", IdentityHandler()), ("routing", RoutingHandler()), ("production", ProductionHandler()),
         ]
+        let workerOpsPorts = Dictionary(uniqueKeysWithValues: workers.enumerated().map { ($0.element.name, workerOpsPort > 0 ? workerOpsPort + $0.offset : 0) })
         var children = workers.map { worker in
-            var arguments = ["--brokers", servers, "--state-dir", runURL.appendingPathComponent("state/\(worker.name)").path]
+            var arguments = ["--brokers", servers, "--state-dir", runURL.appendingPathComponent("state/\(worker.name)").path,
+                             "--ops-port", "\(workerOpsPorts[worker.name] ?? 0)"]
             if worker.name == "identity" { arguments += ["--registry-grace-seconds", "\(registryGraceSeconds)"] }
             return ChildSpec(name: worker.name, executable: BuildProducts.executable("\(worker.name)-worker"), arguments: arguments)
         }
@@ -70,15 +75,27 @@ struct Up: AsyncParsableCommand {
             workers: workers.map { Dashboard.Worker(name: $0.name, group: "card-\($0.name)", topics: $0.handler.inputTopics) },
             supervisor: supervisor,
             hint: """
-                try: fleet status <application_id>   ·   fleet lag   ·   fleet submit --generate 100   ·   logs in \(runDir)/logs/
+                try: fleet status <application_id>   ·   fleet lag   ·   fleet submit --generate 100   ·   logs in \(runDir)/logs/\(opsPort > 0 ? "\n     ops page: http://127.0.0.1:\(opsPort)/" : "")
                 Ctrl-C stops everything gracefully.
                 """,
             logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: dashboard, successTerminationBehavior: .gracefullyShutdownGroup),
+        ]
+        if opsPort > 0 {
+            let collector = OpsCollector(
+                bootstrapServers: servers, groups: ConsumerGroupSpec.workers,
+                workerMetrics: workers.compactMap { w in
+                    workerOpsPorts[w.name].flatMap { $0 > 0 ? URL(string: "http://127.0.0.1:\($0)/metrics") : nil }.map { (w.name, $0) }
+                },
+                logger: logger)
+            services.append(.init(service: collector))
+            services.append(.init(service: OpsPage.application(host: "0.0.0.0", port: opsPort, collector: collector, logger: logger),
+                                  failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: dashboard, successTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

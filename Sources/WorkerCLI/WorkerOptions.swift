@@ -37,6 +37,12 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "File holding seconds to add to the clock, re-read as it changes (tests drive time rules with it). Env: CARD_CLOCK_FILE.")
     public var clockFile: String?
 
+    @Option(help: "Port for /metrics, /healthz and /readyz; 0 or unset: off. Env: CARD_OPS_PORT.")
+    public var opsPort: Int?
+
+    @Option(help: "Seconds without progress on a partition with unconsumed messages before it is reported stuck (default 60). Env: CARD_STUCK_PARTITION_SECONDS.")
+    public var stuckPartitionSeconds: Double?
+
     public init() {}
 
     /// Builds the worker configuration from flags, then environment, then defaults.
@@ -68,8 +74,14 @@ public struct WorkerOptions: ParsableArguments {
         } else if let offset = clockOffsetSeconds ?? environment["CARD_CLOCK_OFFSET_SECONDS"].flatMap(Double.init) {
             config.clock = { Date().addingTimeInterval(offset) }
         }
+        if let seconds = stuckPartitionSeconds ?? environment["CARD_STUCK_PARTITION_SECONDS"].flatMap(Double.init) {
+            config.stuckPartitionTimeout = .milliseconds(Int64(seconds * 1000))
+        }
         return config
     }
+
+    /// The ops port from the flag, then `CARD_OPS_PORT`; `nil` when off.
+    public var resolvedOpsPort: Int? { opsPort ?? ProcessInfo.processInfo.environment["CARD_OPS_PORT"].flatMap(Int.init) }
 
     public var resolvedLogLevel: Logger.Level {
         (logLevel ?? ProcessInfo.processInfo.environment["CARD_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -92,11 +104,13 @@ public enum WorkerMain {
             return handler
         }
         let logger = Logger(label: "card.\(worker)")
+        _ = bootstrapMetrics()
         let configuration = try options.configuration(worker: worker)
         let service = WorkerService(handler: handler, configuration: configuration, logger: logger)
+        let ops = opsService(port: options.resolvedOpsPort, health: service.health, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                             failureTerminationBehavior: .gracefullyShutdownGroup)],
+                             failureTerminationBehavior: .gracefullyShutdownGroup)] + (ops.map { [$0] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

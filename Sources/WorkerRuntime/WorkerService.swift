@@ -9,10 +9,13 @@ public struct WorkerService: Service {
     private let handler: any WorkerHandler
     private let configuration: WorkerConfiguration
     private let logger: Logger
+    /// Alive/ready, assigned partitions, reference tables and stuck partitions, for the ops endpoints.
+    public let health: WorkerHealth
 
     public init(handler: any WorkerHandler, configuration: WorkerConfiguration, logger: Logger) {
         self.handler = handler
         self.configuration = configuration
+        self.health = WorkerHealth(worker: configuration.name)
         var logger = logger
         logger[metadataKey: LogKey.worker] = "\(configuration.name)"
         self.logger = logger
@@ -23,7 +26,11 @@ public struct WorkerService: Service {
             : try ReferenceLoader(tables: handler.referenceTables, configuration: configuration, logger: logger)
         try reference?.start()
         defer { reference?.stop() }
-        let loop = try WorkerLoop(handler: handler, configuration: configuration, reference: reference, logger: logger)
+        if let reference { health.attachReference { reference.isCaughtUp } }
+        let watchdog = try PartitionWatchdog(health: health, configuration: configuration, logger: logger)
+        watchdog.start()
+        defer { watchdog.stop() }
+        let loop = try WorkerLoop(handler: handler, configuration: configuration, reference: reference, health: health, logger: logger)
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in

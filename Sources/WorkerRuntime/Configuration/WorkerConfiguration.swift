@@ -25,6 +25,16 @@ public struct WorkerConfiguration: Sendable {
     public var kafkaCommitInterval: Duration = .seconds(1)
     /// How long a graceful shutdown waits for the outbox to drain. Default 30 s.
     public var drainTimeout: Duration = .seconds(30)
+    /// How long applied message ids are remembered for dedup. Default 8 days: longer than the
+    /// topics' 7-day retention, so no redelivery can outlive its id.
+    public var appliedIDRetention: Duration = .seconds(8 * 86_400)
+    /// A partition with unconsumed messages whose position has not moved for this long is reported
+    /// stuck (`card_worker_stuck_partitions`, one warning per episode). Default 60 s.
+    public var stuckPartitionTimeout: Duration = .seconds(60)
+    /// How often the handler's stage report and the parked-message gauges are computed. Default 10 s.
+    public var stageReportInterval: Duration = .seconds(10)
+    /// Time-in-stage percentiles cover applications that left the stage within this window. Default 15 min.
+    public var stageReportWindow: Duration = .seconds(900)
     /// The clock the handler sees; tests drive it. Default: the system clock.
     public var clock: @Sendable () -> Date = { Date() }
     /// Producer tuning (compression, linger); its `client` is replaced by `kafka`.

@@ -88,11 +88,15 @@ public protocol WorkerHandler: Sendable {
     func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult
     /// Runs every `tickInterval` per open partition: time-driven outputs (e.g. overdue orders).
     func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage]
+    /// Runs every `stageReportInterval` per open partition, read-only: the stage's unfinished
+    /// applications and recent time-in-stage, published as `card_stage_*` gauges. Default: none.
+    func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport]
 }
 
 extension WorkerHandler {
     public var referenceTables: [any ReferenceTable] { [] }
     public func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage] { [] }
+    public func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport] { [] }
 }
 
 /// An error a handler throws when trying again later can succeed (the message is retried, not dead-lettered).

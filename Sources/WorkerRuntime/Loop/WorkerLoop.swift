@@ -19,16 +19,20 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private let logger: Logger
     private let metrics: WorkerMetrics
     private let stopRequested = Mutex(false)
+    private let health: WorkerHealth
 
     private var relays: [Int32: OutboxRelay] = [:]
     private var nextRetryAt: [Int32: Date] = [:]
     private var uncommitted: [TopicPartitionOffset: Int64] = [:]
     private var lastTick = ContinuousClock.now
     private var lastCommit = ContinuousClock.now
+    private var lastStageReport = ContinuousClock.now - .seconds(3600)
     private var listenerFailure: Error?
 
-    init(handler: any WorkerHandler, configuration: WorkerConfiguration, reference: ReferenceLoader?, logger: Logger) throws {
+    init(handler: any WorkerHandler, configuration: WorkerConfiguration, reference: ReferenceLoader?, health: WorkerHealth,
+         logger: Logger) throws {
         self.handler = handler
+        self.health = health
         self.configuration = configuration
         self.reference = reference
         self.logger = logger
@@ -55,6 +59,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             if !result.messages.isEmpty { try apply(result.messages) }
             try runDueRetries()
             try tickIfDue()
+            reportStagesIfDue()
             try relayAndCleanUp()
             commitIfDue(force: false)
         }
@@ -99,6 +104,9 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             }
             relay.didDeleteDelivered()
             for message in batch { uncommitted[TopicPartitionOffset(topic: message.topic, partition: partition)] = message.offset + 1 }
+            var advanced: [String: Int64] = [:]
+            for message in batch { advanced[message.topic] = message.offset + 1 }
+            for (topic, next) in advanced { health.advanced(TopicPartitionOffset(topic: topic, partition: partition), next: next) }
             if parked { nextRetryAt[partition] = try relay.store.nextRetryDue() }
             metrics.consumed.increment(by: Int64(batch.count))
             metrics.emitted.increment(by: Int64(emitted))
@@ -121,6 +129,10 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             result = .retry(reason: error.reason)
         } catch let error as PoisonMessage {
             result = .deadLetter(cause: error.cause)
+        } catch let error as DatabaseError {
+            // The store itself failed (busy, full, corrupt): not the message's fault. Abort the
+            // batch; the worker exits, is restarted, and replays from the offsets SQLite kept.
+            throw error
         } catch {
             result = .deadLetter(cause: "handler failed: \(error)")
         }
@@ -181,6 +193,49 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             metrics.emitted.increment(by: Int64(count))
         }
         metrics.outboxDepth.record(try relays.values.reduce(0) { $0 + (try $1.store.outboxDepth()) })
+        try pruneAppliedIDsIfDue(now: now)
+    }
+
+    private var lastPrune = ContinuousClock.now
+
+    /// Forgets applied message ids older than `appliedIDRetention`: by then Kafka's retention has
+    /// dropped the messages they guard against, so the table stays bounded.
+    private func pruneAppliedIDsIfDue(now: Date) throws {
+        guard ContinuousClock.now - lastPrune >= .seconds(3600) else { return }
+        lastPrune = ContinuousClock.now
+        let cutoff = now.addingTimeInterval(-configuration.appliedIDRetention.seconds).timeIntervalSince1970
+        for relay in relays.values {
+            try relay.store.database.write { try $0.execute(sql: "DELETE FROM runtime_applied WHERE applied_at < ?", arguments: [cutoff]) }
+        }
+    }
+
+    // MARK: - Stage gauges
+
+    /// Publishes the handler's stage report and the parked-retry gauges, merged over open partitions.
+    /// Read-only; a failure is logged and the loop goes on (these are observations, not state).
+    private func reportStagesIfDue() {
+        guard ContinuousClock.now - lastStageReport >= configuration.stageReportInterval else { return }
+        lastStageReport = ContinuousClock.now
+        let now = configuration.clock()
+        var reports: [StageReport] = []
+        var parked = StageReport(stage: "parked")
+        do {
+            for (partition, relay) in relays {
+                let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
+                try relay.store.database.read { db in
+                    reports += try handler.stageReport(in: db, context: context, window: configuration.stageReportWindow)
+                    let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MIN(first_seen_at) AS oldest FROM runtime_retry")
+                    parked.merge(StageReport(stage: "parked", unfinished: row?["n"] ?? 0,
+                                             oldestUnfinishedSince: (row?["oldest"] as Double?).map { Date(timeIntervalSince1970: $0) }))
+                }
+            }
+        } catch {
+            logger.warning("stage report failed", metadata: [LogKey.error: "\(error)"])
+            return
+        }
+        StageGauges.record(StageGauges.merge(reports), worker: configuration.name, now: now)
+        metrics.parkedMessages.record(parked.unfinished)
+        metrics.oldestParkedSeconds.record(parked.oldestUnfinishedSince.map { max(0, now.timeIntervalSince($0)) } ?? 0)
     }
 
     // MARK: - Relay and commits
@@ -239,6 +294,8 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             logger.error("could not open partition state", metadata: [LogKey.error: "\(error)"])
         }
         metrics.assignedPartitions.record(relays.count)
+        if listenerFailure == nil { health.assigned(positions) }
+        lastStageReport = ContinuousClock.now - configuration.stageReportInterval
         logger.info("partitions assigned", metadata: ["partitions": "\(positions)"])
         return positions
     }
@@ -257,6 +314,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         }
         commitIfDue(force: true)
         uncommitted = uncommitted.filter { !Set(partitions.map(\.partition)).contains($0.key.partition) }
+        health.revoked(partitions: Set(partitions.map(\.partition)))
         metrics.assignedPartitions.record(relays.count)
         logger.info("partitions revoked", metadata: ["partitions": "\(partitions)"])
     }

@@ -11,6 +11,8 @@ struct WorkerMetrics {
     let batchLatency: Timer
     let outboxDepth: Gauge
     let assignedPartitions: Gauge
+    let parkedMessages: Gauge
+    let oldestParkedSeconds: Gauge
 
     init(worker: String) {
         let d = [("worker", worker)]
@@ -23,6 +25,8 @@ struct WorkerMetrics {
         batchLatency = Timer(label: "card_worker_batch_duration_seconds", dimensions: d)
         outboxDepth = Gauge(label: "card_worker_outbox_depth", dimensions: d)
         assignedPartitions = Gauge(label: "card_worker_assigned_partitions", dimensions: d)
+        parkedMessages = Gauge(label: "card_worker_parked_messages", dimensions: d)
+        oldestParkedSeconds = Gauge(label: "card_worker_oldest_parked_seconds", dimensions: d)
     }
 }
 

@@ -1,0 +1,171 @@
+import CardWorkers
+import Foundation
+import FleetSupport
+import Kafka
+import Logging
+import WorkerRuntime
+
+/// A consumer group and the topics it consumes.
+struct ConsumerGroupSpec: Sendable, Hashable, Codable {
+    var group: String
+    var topics: [String]
+
+    /// The four workers' groups (`card-<worker>`) and input topics, as `fleet up` runs them.
+    static let workers: [ConsumerGroupSpec] = [
+        ("intake", IntakeHandler().inputTopics), ("identity", IdentityHandler().inputTopics),
+        ("routing", RoutingHandler().inputTopics), ("production", ProductionHandler().inputTopics),
+    ].map { ConsumerGroupSpec(group: "card-\($0.0)", topics: $0.1) }
+
+    /// Parses `group=topic,topic`.
+    static func parse(_ text: String) -> ConsumerGroupSpec? {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty else { return nil }
+        let topics = parts[1].split(separator: ",").map(String.init).filter { !$0.isEmpty }
+        return topics.isEmpty ? nil : ConsumerGroupSpec(group: parts[0], topics: topics)
+    }
+}
+
+/// One refresh of every group: per partition its offsets, lag, lag in seconds and verdict.
+struct LagReport: Sendable, Codable {
+    struct Partition: Sendable, Codable, Hashable {
+        var topic: String
+        var partition: Int32
+        var committed: Int64?
+        var logStart: Int64
+        var logEnd: Int64
+        var lag: Int64
+        /// Age of the oldest unconsumed message, from its timestamp; `nil` when nothing waits or it could not be read.
+        var lagSeconds: Double?
+        var status: LagStatus
+        var reason: String?
+
+        enum CodingKeys: String, CodingKey {
+            case topic, partition, committed, lag, status, reason
+            case logStart = "log_start", logEnd = "log_end", lagSeconds = "lag_seconds"
+        }
+    }
+
+    struct Group: Sendable, Codable {
+        var group: String
+        var topics: [String]
+        var status: LagStatus
+        var reason: String?
+        var lag: Int64
+        var maxLagSeconds: Double?
+        /// Sum of committed offsets past the log start: grows with consumption (rates are its differences).
+        var consumed: Int64
+        var partitions: [Partition]
+
+        enum CodingKeys: String, CodingKey {
+            case group, topics, status, reason, lag, consumed, partitions
+            case maxLagSeconds = "max_lag_seconds"
+        }
+    }
+
+    var at: Date
+    var groups: [Group]
+}
+
+/// Samples committed offsets, watermarks and the age of each group's oldest unconsumed message,
+/// and judges each group with ``LagEvaluator``. Blocking: call through `offload`.
+///
+/// The age is exact: the message at the committed offset is fetched by a group-less consumer
+/// assigned there and its timestamp read (cached per offset, so only moved partitions are fetched).
+/// `@unchecked Sendable`: `sample()` is called from one task at a time (the CLI loop or the ops collector).
+final class LagMonitor: @unchecked Sendable {
+    let groups: [ConsumerGroupSpec]
+    private let probe: LagProbe
+    private let ages: OldestMessageReader
+    private(set) var evaluator: LagEvaluator
+    private let clock: @Sendable () -> Date
+
+    init(bootstrapServers: String, groups: [ConsumerGroupSpec], rules: LagRules, logger: Logger,
+         clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        self.groups = groups
+        probe = try LagProbe(bootstrapServers: bootstrapServers, logger: logger)
+        ages = try OldestMessageReader(bootstrapServers: bootstrapServers, logger: logger)
+        evaluator = LagEvaluator(rules: rules)
+        self.clock = clock
+    }
+
+    func sample() throws -> LagReport {
+        var raw: [(spec: ConsumerGroupSpec, lags: [PartitionLag])] = []
+        for spec in groups { raw.append((spec, try probe.lag(group: spec.group, topics: spec.topics))) }
+        // Ask for every waiting partition's oldest message at once.
+        var wanted = Set<TopicPartitionOffset>()
+        for (_, lags) in raw {
+            for l in lags where l.lag > 0 && !l.isBehindRetention {
+                wanted.insert(TopicPartitionOffset(topic: l.topic, partition: l.partition, offset: max(l.committed ?? l.logStart, l.logStart)))
+            }
+        }
+        let timestamps = ages.timestamps(at: wanted, timeout: .seconds(3))
+        let now = clock()
+        var keys = Set<LagEvaluator.Key>()
+        var groupsOut: [LagReport.Group] = []
+        for (spec, lags) in raw {
+            var partitions: [LagReport.Partition] = []
+            var groupKeys: [LagEvaluator.Key] = []
+            for l in lags {
+                let key = LagEvaluator.Key(group: spec.group, topic: l.topic, partition: l.partition)
+                let position = TopicPartitionOffset(topic: l.topic, partition: l.partition, offset: max(l.committed ?? l.logStart, l.logStart))
+                let seconds = l.lag > 0 ? timestamps[position].map { max(0, now.timeIntervalSince1970 - Double($0) / 1000) } : nil
+                evaluator.add(LagSample(at: now, committed: l.committed, logStart: l.logStart, logEnd: l.logEnd, lagSeconds: seconds), for: key)
+                let verdict = evaluator.evaluate(key)
+                partitions.append(.init(topic: l.topic, partition: l.partition, committed: l.committed, logStart: l.logStart,
+                                        logEnd: l.logEnd, lag: l.lag, lagSeconds: seconds, status: verdict.status, reason: verdict.reason))
+                groupKeys.append(key)
+                keys.insert(key)
+            }
+            let verdict = evaluator.evaluate(group: groupKeys)
+            groupsOut.append(.init(
+                group: spec.group, topics: spec.topics, status: verdict.status, reason: verdict.reason,
+                lag: partitions.reduce(0) { $0 + $1.lag }, maxLagSeconds: partitions.compactMap(\.lagSeconds).max(),
+                consumed: lags.reduce(0) { $0 + max(($1.committed ?? $1.logStart) - $1.logStart, 0) }, partitions: partitions))
+        }
+        evaluator.retain(keys)
+        return LagReport(at: now, groups: groupsOut)
+    }
+}
+
+/// Reads the timestamp of the message at given offsets with a group-less consumer.
+/// `@unchecked Sendable`: used from one thread at a time (``LagMonitor``).
+final class OldestMessageReader: @unchecked Sendable {
+    private let consumer: KafkaConsumer
+    /// Timestamps already read: a message's timestamp never changes.
+    private var cache: [TopicPartitionOffset: Int64] = [:]
+
+    init(bootstrapServers: String, logger: Logger) throws {
+        let client = KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "card-lag-age",
+                                              extraProperties: ["max.partition.fetch.bytes": "65536", "queued.max.messages.kbytes": "1024"])
+        consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: nil), detectGaps: false, logger: logger)
+    }
+
+    /// Timestamps (ms since the epoch) of the first message at or after each offset, read within `timeout`.
+    func timestamps(at positions: Set<TopicPartitionOffset>, timeout: Duration) -> [TopicPartitionOffset: Int64] {
+        var found: [TopicPartitionOffset: Int64] = [:]
+        var missing: [TopicPartitionOffset: TopicPartitionOffset] = [:]  // partition → wanted position
+        for p in positions {
+            if let cached = cache[p] { found[p] = cached } else { missing[p.withoutOffset] = p }
+        }
+        cache = cache.filter { positions.contains($0.key) }
+        guard !missing.isEmpty else { return found }
+        guard (try? consumer.assign(Array(missing.values))) != nil else { return found }
+        // Partitions paused on an earlier call must fetch again.
+        try? consumer.resume(Array(missing.keys))
+        defer { try? consumer.assign([]) }
+        let deadline = ContinuousClock.now + timeout
+        while !missing.isEmpty && ContinuousClock.now < deadline {
+            let result = consumer.poll(maxMessages: 1000, timeout: .milliseconds(50))
+            for message in result.messages {
+                let partition = TopicPartitionOffset(topic: message.topic, partition: message.partition)
+                guard let wanted = missing[partition], message.offset >= (wanted.offset ?? 0), let ts = message.timestampMilliseconds else { continue }
+                found[wanted] = ts
+                cache[wanted] = ts
+                missing[partition] = nil
+                try? consumer.pause([partition])
+            }
+            for error in result.errors { if let p = error.partition { missing[p.withoutOffset] = nil } }
+        }
+        return found
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import WorkerOps
+import WorkerRuntime
+
+extension WorkerMain {
+    /// The process's Prometheus registry, bootstrapped into swift-metrics once.
+    private static let metricsRegistry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    /// Makes every swift-metrics metric of this process land in the registry `/metrics` serves.
+    static func bootstrapMetrics() -> PrometheusCollectorRegistry { metricsRegistry }
+
+    /// The ops HTTP service (`/metrics`, `/healthz`, `/readyz`) when a port is configured.
+    /// - Parameter port: `nil` or 0 leaves it off. Host: env `CARD_OPS_HOST`, default `0.0.0.0` (containers).
+    static func opsService(port: Int?, health: WorkerHealth, logger: Logger,
+                           environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceGroupConfiguration.ServiceConfiguration? {
+        guard let port, port > 0 else { return nil }
+        let host = environment["CARD_OPS_HOST"] ?? "0.0.0.0"
+        let app = OpsServer.application(host: host, port: port, health: health, registry: bootstrapMetrics(), logger: logger) { bound in
+            logger.info("ops endpoints listening", metadata: ["ops.port": "\(bound)", "ops.paths": "/metrics /healthz /readyz"])
+        }
+        return .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+    }
+}
