@@ -300,7 +300,8 @@ final class BankSimulator: Service, Sendable {
         if producer.outstanding > 0 { try? producer.flush(timeout: .seconds(10)) }
         commit()
         let (pending, delivered) = state.withLock { ($0.scheduled.count, $0.delivered) }
-        Terminal.say("bank simulator stopped: \(delivered) event(s) delivered, \(pending) not yet due (their orders stay uncommitted)")
+        Terminal.say("bank simulator stopped: \(delivered) event(s) delivered"
+            + (pending > 0 ? ", \(pending) not yet due: their orders stay uncommitted and are answered again next time" : ""))
         consumer.close()
     }
 

@@ -101,7 +101,7 @@ struct SubmitCommand: AsyncParsableCommand {
             if let rate {
                 let elapsed = clock.now - started
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                allowed = min(count, max(next + 1, Int(seconds * rate) + 1))
+                allowed = min(count, Int(seconds * rate) + 1)
             } else {
                 allowed = count
             }
