@@ -155,6 +155,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "FleetSupport", "Fleet"]),
+        .testTarget(name: "WorkerCLITests", dependencies: ["WorkerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(
             name: "WorkerRuntimeTests",
             dependencies: [

@@ -12,8 +12,11 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Kafka bootstrap servers (host:port,…). Env: CARD_BROKERS. Default: read from --bootstrap-file.")
     public var brokers: String?
 
-    @Option(help: "File holding the bootstrap list the embedded broker publishes. Env: CARD_BOOTSTRAP_FILE.")
-    public var bootstrapFile: String = "run/bootstrap"
+    @Option(help: "File holding the bootstrap list the embedded broker publishes. Env: CARD_BOOTSTRAP_FILE. Default: run/bootstrap.")
+    public var bootstrapFile: String?
+
+    @Option(help: "Config file of KEY=value lines using the CARD_* names shown here (# starts a comment line). Precedence: flag > environment > config file > default. Env: CARD_CONFIG.")
+    public var config: String?
 
     @Option(help: "Folder for this worker's SQLite state (one file per partition). Env: CARD_STATE_DIR.")
     public var stateDir: String?
@@ -45,10 +48,19 @@ public struct WorkerOptions: ParsableArguments {
 
     public init() {}
 
-    /// Builds the worker configuration from flags, then environment, then defaults.
-    /// - Throws: `ValidationError` when no broker list can be found.
+    /// Reads the config file (--config or CARD_CONFIG) and sets its names the environment lacks,
+    /// so options read straight from the environment see the file too.
+    public func validate() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let path = config ?? environment["CARD_CONFIG"], !path.isEmpty else { return }
+        try WorkerConfigFile.load(path: path).exportToProcessEnvironment()
+    }
+
+    /// Builds the worker configuration from flags, then environment, then the config file, then defaults.
+    /// - Throws: `ValidationError` when no broker list can be found or the config file is malformed.
     public func configuration(worker: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> WorkerConfiguration {
-        let bootstrapPath = environment["CARD_BOOTSTRAP_FILE"] ?? bootstrapFile
+        let environment = try WorkerConfigFile.effectiveEnvironment(configPath: config, environment: environment)
+        let bootstrapPath = bootstrapFile ?? environment["CARD_BOOTSTRAP_FILE"] ?? "run/bootstrap"
         guard let servers = brokers ?? environment["CARD_BROKERS"] ?? Self.readBootstrap(bootstrapPath) else {
             throw ValidationError("no brokers: pass --brokers, set CARD_BROKERS, or start the embedded broker (fleet up) so \(bootstrapPath) exists")
         }
