@@ -1,6 +1,5 @@
 import ArgumentParser
 import CardDomain
-import FleetSupport
 import Foundation
 import Kafka
 import Logging
@@ -53,58 +52,75 @@ struct StatusCommand: AsyncParsableCommand {
         var warnings: [String] = []
     }
 
-    /// Reads both topics up to the high watermarks taken at the start. Blocking.
+    /// Reads both topics from their low to their high watermarks, as they are when it starts. Blocking.
+    ///
+    /// A plain assigned consumer rather than FleetSupport's TopicReader: TopicReader starts every
+    /// partition at offset 0, which the broker refuses (and the consumer then stops the partition)
+    /// once retention has dropped the oldest messages; starting at the low watermark reads what is left.
     static func read(applicationID: String, servers: String, timeout: Duration) throws -> ReadResult {
-        let reader = try TopicReader(bootstrapServers: servers, logger: Logger(label: "card.status-reader"))
-        let admin = reader.kafkaAdmin
+        let logger = Logger(label: "card.status-reader")
+        let client = KafkaClientConfiguration(bootstrapServers: servers, clientID: "fleet-status")
+        let admin = try KafkaAdmin(configuration: client, logger: logger)
         let counts = try admin.topicPartitionCounts()
+        var result = ReadResult()
+        var assignment: [TopicPartitionOffset] = []
+        var trimmed: [String] = []
         // Where each partition ends now; later events are not waited for.
         var remaining: [TopicPartitionOffset: Int64] = [:]
         for topic in topics {
             guard let count = counts[topic] else { throw ValidationError("no topic \(topic) on the broker") }
             for partition in 0..<count {
                 let marks = try admin.watermarks(topic: topic, partition: partition)
-                if marks.high > 0 { remaining[TopicPartitionOffset(topic: topic, partition: partition)] = marks.high }
+                guard marks.high > marks.low else { continue }
+                if marks.low > 0 { trimmed.append("\(topic)[\(partition)]") }
+                assignment.append(TopicPartitionOffset(topic: topic, partition: partition, offset: marks.low))
+                remaining[TopicPartitionOffset(topic: topic, partition: partition)] = marks.high
             }
         }
-        try reader.start(topics)
+        if !trimmed.isEmpty {
+            result.warnings.append("the oldest events of \(trimmed.joined(separator: ", ")) are gone (retention); the history may start late")
+        }
 
-        var result = ReadResult()
         let needle = Data(applicationID.utf8)
-        var scanned = 0
-        var stopped = Set<TopicPartitionOffset>()
-        let (messages, errors) = reader.read(timeout: timeout) { messages in
-            while scanned < messages.count {
-                let message = messages[scanned]
-                scanned += 1
-                let tp = TopicPartitionOffset(topic: message.topic, partition: message.partition)
-                if let end = remaining[tp], message.offset + 1 >= end { remaining[tp] = nil }
-            }
-            return remaining.isEmpty
-        }
-        for error in errors {
-            if let partition = error.partition { stopped.insert(partition.withoutOffset) }
-            result.warnings.append("\(error)")
-        }
-        if !remaining.isEmpty {
-            let behind = remaining.keys.filter { !stopped.contains($0) }.map(\.description).sorted()
-            if !behind.isEmpty {
-                result.warnings.append("not read to the end within the time limit: \(behind.joined(separator: ", "))")
-            }
-        }
-
-        result.messagesRead = messages.count
-        for message in messages {
-            guard let value = message.value else { continue }
+        /// Keeps the application's events only: whole topics can be large.
+        func take(_ message: ConsumedMessage) {
+            result.messagesRead += 1
+            guard let value = message.value else { return }
             // Keyed by application_id; the id in the value is what counts, the key only filters fast.
             let keyMatches = message.key.map { $0.elementsEqual(needle) } ?? false
-            guard keyMatches || Data(value).range(of: needle) != nil else { continue }
+            guard keyMatches || Data(value).range(of: needle) != nil else { return }
             if message.topic == "card.status" {
-                if let event = try? CardJSON.decode(StatusEvent.self, from: value) { result.statuses.append(event) }
-            } else if let event = try? CardJSON.decode(BankEvent.self, from: value) {
+                if let event = try? CardJSON.decode(StatusEvent.self, from: value), event.applicationID == applicationID {
+                    result.statuses.append(event)
+                }
+            } else if let event = try? CardJSON.decode(BankEvent.self, from: value), event.applicationID == applicationID {
                 result.bankEvents.append(event)
             }
         }
+
+        if !assignment.isEmpty {
+            let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: nil), logger: logger)
+            defer { consumer.close() }
+            try consumer.assign(assignment)
+            let deadline = ContinuousClock.now + timeout
+            while !remaining.isEmpty && ContinuousClock.now < deadline {
+                let polled = consumer.poll(maxMessages: 10_000, timeout: .milliseconds(100))
+                for error in polled.errors {
+                    result.warnings.append("\(error)")
+                    if let partition = error.partition { remaining[partition.withoutOffset] = nil }
+                }
+                for message in polled.messages {
+                    take(message)
+                    let tp = TopicPartitionOffset(topic: message.topic, partition: message.partition)
+                    if let end = remaining[tp], message.offset + 1 >= end { remaining[tp] = nil }
+                }
+            }
+        }
+        if !remaining.isEmpty {
+            let behind = remaining.keys.map(\.description).sorted().joined(separator: ", ")
+            result.warnings.append("not read to the end within the time limit: \(behind)")
+        }
+
         return result
     }
 }
