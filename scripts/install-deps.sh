@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine (idempotent, quiet when all is there):
 # librdkafka-dev (+ pkg-config) for the Kafka wrapper, libsqlite3-dev for GRDB, kcat for poking
-# at topics, python3-jsonschema for the Topics/ schema checks.
+# at topics, python3-jsonschema for the Topics/ schema checks, chromium for the ops page's headless test.
 set -euo pipefail
 need=()
-for pkg in librdkafka-dev pkg-config libsqlite3-dev kcat; do
+for pkg in librdkafka-dev pkg-config libsqlite3-dev kcat chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
