@@ -126,6 +126,37 @@ struct FleetDemoCommandsTests {
         #expect(again.output.contains("answered 0 order(s)"), "\(again.output)")
     }
 
+    @Test("fleet bank (running) answers orders over time, a failing share with failed, and stops cleanly on SIGINT")
+    func bankRunning() async throws {
+        let cluster = try cluster()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-bank-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let bank = try ChildProcess(name: "fleet bank", executable: BuildProducts.executable("fleet"),
+                                    arguments: ["bank", "--brokers", cluster.bootstrapServers, "--speed", "20", "--fail-share", "0.5"],
+                                    logFile: log)
+        defer { bank.signal(SIGKILL) }
+        let orders = (1...6).map { n in OrderReference(applicationID: "web-20261125-bank-00000\(n)", orderID: "ORD-web-20261125-bank-00000\(n)") }
+        try await publish(orders.map { order in
+            ProducerRecord(topic: "card.orders", key: Array("BOB".utf8),
+                           value: Array(#"{"application_id":"\#(order.applicationID)","order_id":"\#(order.orderID)"}"#.utf8))
+        }, to: cluster)
+        let script = BankScript(speed: 20, failShare: 0.5)
+        let expectedCount = orders.map { script.events(for: $0).count }.reduce(0, +)
+        let messages = try await read(["card.bank-events"], from: cluster, count: expectedCount)
+        let events = try messages.map { try CardJSON.decode(BankEvent.self, from: $0.value ?? []) }
+        for order in orders {
+            let mine = events.filter { $0.applicationID == order.applicationID }
+            #expect(mine.map(\.event) == script.events(for: order), "\(order.applicationID)")
+            #expect(zip(mine, mine.dropFirst()).allSatisfy { $0.at < $1.at })
+            if mine.last?.event == .failed { #expect(mine.last?.reason?.isEmpty == false) }
+        }
+        #expect(orders.contains { script.fails($0) } && orders.contains { !script.fails($0) }, "both paths exercised")
+        bank.signal(SIGINT)
+        #expect(await bank.waitAsync(timeout: .seconds(20)) == 0)
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(output.contains("bank simulator stopped: \(expectedCount) event(s) delivered"), "\(output)")
+    }
+
     @Test("fleet status prints an application's statuses in seq order with bank events interleaved; unknown is exit 1")
     func status() async throws {
         let cluster = try cluster()
