@@ -1,5 +1,6 @@
 import ArgumentParser
 import CardDomain
+import CardWorkers
 import Foundation
 import Kafka
 import Logging
@@ -42,6 +43,7 @@ struct StatusCommand: AsyncParsableCommand {
             Terminal.say(String(decoding: try encoder.encode(history.json()), as: UTF8.self))
         } else {
             Terminal.say(history.render())
+            if let trace = read.traceID { Terminal.say("trace \(trace) (W3C traceparent carried from submission to card order)") }
         }
     }
 
@@ -49,6 +51,8 @@ struct StatusCommand: AsyncParsableCommand {
         var statuses: [StatusEvent] = []
         var bankEvents: [BankEvent] = []
         var messagesRead = 0
+        /// W3C trace id from the `traceparent` header the workers put on the application's statuses.
+        var traceID: String?
         var warnings: [String] = []
     }
 
@@ -92,6 +96,7 @@ struct StatusCommand: AsyncParsableCommand {
             if message.topic == "card.status" {
                 if let event = try? CardJSON.decode(StatusEvent.self, from: value), event.applicationID == applicationID {
                     result.statuses.append(event)
+                    result.traceID = result.traceID ?? TraceContext.traceID(of: message.header(TraceContext.header)?.stringValue)
                 }
             } else if let event = try? CardJSON.decode(BankEvent.self, from: value), event.applicationID == applicationID {
                 result.bankEvents.append(event)
