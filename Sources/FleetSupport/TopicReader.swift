@@ -13,13 +13,16 @@ public final class TopicReader: Sendable {
         admin = try KafkaAdmin(configuration: client, logger: logger)
     }
 
-    /// Starts reading `topics` from offset 0 of every partition.
+    /// Starts reading `topics` from the oldest message each partition still holds (its low
+    /// watermark: after retention that is no longer offset 0).
     public func start(_ topics: [String]) throws {
         let counts = try admin.topicPartitionCounts()
         var partitions: [TopicPartitionOffset] = []
         for topic in topics {
             guard let count = counts[topic] else { throw KafkaError(code: .metadata, reason: "no topic \(topic)") }
-            partitions += (0..<count).map { TopicPartitionOffset(topic: topic, partition: $0, offset: 0) }
+            partitions += try (0..<count).map { partition in
+                TopicPartitionOffset(topic: topic, partition: partition, offset: try admin.watermarks(topic: topic, partition: partition).low)
+            }
         }
         try consumer.assign(partitions)
     }

@@ -49,6 +49,7 @@ public final class KafkaConsumer: Sendable {
         self.client = try RDKafkaClient(kind: .consumer, properties: configuration.properties, logger: logger) { conf in
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
         }
+        client.context.startOffset = configuration.startWhenNoOffset == .latest ? Int64(RD_KAFKA_OFFSET_END) : Int64(RD_KAFKA_OFFSET_BEGINNING)
         // Route the main queue to the consumer queue so one poll serves everything.
         _ = client.withHandle { rd_kafka_poll_set_consumer($0) }
     }
@@ -79,7 +80,7 @@ public final class KafkaConsumer: Sendable {
     /// Reads the given partitions without a group (reference tables, tools), from the given offsets.
     public func assign(_ partitions: [TopicPartitionOffset]) throws {
         let positions = partitions.map { tp in
-            TopicPartitionOffset(topic: tp.topic, partition: tp.partition, offset: tp.offset ?? Int64(RD_KAFKA_OFFSET_BEGINNING))
+            TopicPartitionOffset(topic: tp.topic, partition: tp.partition, offset: tp.offset ?? client.context.startOffset)
         }
         expectPositions(partitions)
         let err = client.withHandle { rk in RDKafkaTopicPartitionList.with(positions) { rd_kafka_assign(rk, $0) } }
@@ -245,7 +246,7 @@ private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         let positions = context.rebalance?(.assigned(list.map(\.withoutOffset))) ?? list
         let explicit = positions.map { tp in
-            TopicPartitionOffset(topic: tp.topic, partition: tp.partition, offset: tp.offset ?? Int64(RD_KAFKA_OFFSET_BEGINNING))
+            TopicPartitionOffset(topic: tp.topic, partition: tp.partition, offset: tp.offset ?? context.startOffset)
         }
         let assignErr = RDKafkaTopicPartitionList.with(explicit) { rd_kafka_assign(rk, $0) }
         if assignErr != RD_KAFKA_RESP_ERR_NO_ERROR {

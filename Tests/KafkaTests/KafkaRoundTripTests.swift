@@ -56,6 +56,31 @@ struct KafkaRoundTripTests {
         #expect(committed.first { $0.partition == 0 }?.offset == nil)
     }
 
+    @Test("a partition without a stored offset starts where startWhenNoOffset says")
+    func startPositionWithoutStoredOffset() async throws {
+        let cluster = try EmbeddedCluster(logger: logger)
+        try cluster.createTopic(TopicSpec(name: "start", partitions: 1))
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers)),
+                                         logger: logger)
+        #expect(await producer.send([ProducerRecord(topic: "start", partition: 0, key: nil, value: Array("old".utf8))]).allSatisfy { $0 == nil })
+        func firstValue(_ start: KafkaConsumerConfiguration.StartPosition, produceAfterAssign: String?) async throws -> String? {
+            var config = KafkaConsumerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers), groupID: nil)
+            config.startWhenNoOffset = start
+            let consumer = try KafkaConsumer(configuration: config, logger: logger)
+            try consumer.assign([TopicPartitionOffset(topic: "start", partition: 0)])
+            // Let the position settle before producing; anything read meanwhile counts.
+            var messages = consumer.poll(maxMessages: 10, timeout: .milliseconds(500)).messages
+            if let value = produceAfterAssign {
+                try await producer.send(ProducerRecord(topic: "start", partition: 0, key: nil, value: Array(value.utf8)))
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while messages.isEmpty && ContinuousClock.now < deadline { messages += consumer.poll(maxMessages: 10, timeout: .milliseconds(200)).messages }
+            return messages.first.map { String(decoding: $0.value ?? [], as: UTF8.self) }
+        }
+        #expect(try await firstValue(.earliest, produceAfterAssign: nil) == "old")
+        #expect(try await firstValue(.latest, produceAfterAssign: "new") == "new")
+    }
+
     @Test("producing to a topic that does not exist reports an error instead of hanging")
     func sendToMissingTopicFails() async throws {
         let cluster = try EmbeddedCluster(logger: logger)

@@ -5,10 +5,12 @@ import Logging
 /// What a C callback needs to reach Swift: the logger and, per client kind, a delivery or rebalance hook.
 ///
 /// `@unchecked Sendable`: the fields are set once before the C handle exists and only read after,
-/// except `rebalance`, which is replaced only before `subscribe` is called.
+/// except `rebalance` and `startOffset`, which are set only before `subscribe`/`assign` is called.
 final class RDKafkaContext: @unchecked Sendable {
     let logger: Logger
     var rebalance: (@Sendable (RebalanceEvent) -> [TopicPartitionOffset]?)?
+    /// Where a partition without a stored offset starts (`RD_KAFKA_OFFSET_BEGINNING` or `_END`).
+    var startOffset = Int64(RD_KAFKA_OFFSET_BEGINNING)
 
     init(logger: Logger) { self.logger = logger }
 }
