@@ -7,6 +7,6 @@ struct Fleet: AsyncParsableCommand {
         abstract: "Run and operate the social security card pipeline.",
         subcommands: [Up.self, Broker.self, Produce.self, RuntimeBench.self, BenchRelay.self,
                       SeedCommand.self, SubmitCommand.self, BankSimulatorCommand.self, StatusCommand.self,
-                      LagCommand.self, OpsCommand.self,
+                      TopicsCommand.self, LagCommand.self, OpsCommand.self,
                       BenchCommand.self, ChaosCommand.self, HostileCommand.self])
 }

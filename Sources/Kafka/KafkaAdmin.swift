@@ -69,6 +69,121 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// The configs of each named topic as the cluster reports them (DescribeConfigs): every entry
+    /// with a value, defaults included; sensitive entries, whose values the broker withholds, are left out.
+    /// - Throws: `KafkaError` with code `.unsupported` when the cluster has no DescribeConfigs API
+    ///   (the embedded broker), `.admin` naming the topic when a topic cannot be described.
+    public func describeTopicConfigs(_ names: [String], timeout: Duration = .seconds(30)) throws -> [String: [String: String]] {
+        guard !names.isEmpty else { return [:] }
+        if embedded != nil { throw KafkaError.unsupported("DescribeConfigs") }
+        return try client.withHandle { rk in
+            let queue = rd_kafka_queue_new(rk)!
+            defer { rd_kafka_queue_destroy(queue) }
+            var errstr = [CChar](repeating: 0, count: 512)
+            var resources: [OpaquePointer?] = names.map { rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, $0) }
+            defer { resources.forEach { rd_kafka_ConfigResource_destroy($0) } }
+            let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            rd_kafka_AdminOptions_set_request_timeout(options, Int32(clamping: timeout.milliseconds), &errstr, errstr.count)
+            resources.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_DescribeConfigs(rk, buffer.baseAddress, buffer.count, options, queue)
+            }
+            let event = try Self.awaitResult(queue, timeout: timeout, operation: "DescribeConfigs")
+            defer { rd_kafka_event_destroy(event) }
+            var count = 0
+            guard let result = rd_kafka_event_DescribeConfigs_result(event),
+                  let described = rd_kafka_DescribeConfigs_result_resources(result, &count) else { return [:] }
+            var configs: [String: [String: String]] = [:]
+            for i in 0..<count {
+                let resource = described[i]
+                let name = String(cString: rd_kafka_ConfigResource_name(resource))
+                let err = rd_kafka_ConfigResource_error(resource)
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    if Self.meansUnsupported(err) { throw KafkaError.unsupported("DescribeConfigs") }
+                    throw KafkaError.rd(.admin, err, "describe configs of topic \(name)")
+                }
+                var entryCount = 0
+                var entries: [String: String] = [:]
+                if let list = rd_kafka_ConfigResource_configs(resource, &entryCount) {
+                    for j in 0..<entryCount {
+                        let entry = list[j]
+                        guard rd_kafka_ConfigEntry_is_sensitive(entry) == 0, let value = rd_kafka_ConfigEntry_value(entry) else { continue }
+                        entries[String(cString: rd_kafka_ConfigEntry_name(entry))] = String(cString: value)
+                    }
+                }
+                configs[name] = entries
+            }
+            return configs
+        }
+    }
+
+    /// Raises the partition count of each topic to the given total (Kafka can only add partitions).
+    /// Keys then hash to different partitions: only for topics whose consumers can live with that.
+    /// - Throws: `KafkaError` with code `.unsupported` on the embedded broker, `.admin` naming the first topic that failed.
+    public func createPartitions(_ totals: [String: Int32], timeout: Duration = .seconds(30)) throws {
+        guard !totals.isEmpty else { return }
+        if embedded != nil { throw KafkaError.unsupported("CreatePartitions") }
+        try client.withHandle { rk in
+            let queue = rd_kafka_queue_new(rk)!
+            defer { rd_kafka_queue_destroy(queue) }
+            var errstr = [CChar](repeating: 0, count: 512)
+            var requests: [OpaquePointer?] = []
+            defer { requests.forEach { rd_kafka_NewPartitions_destroy($0) } }
+            for (topic, total) in totals.sorted(by: { $0.key < $1.key }) {
+                guard let request = rd_kafka_NewPartitions_new(topic, Int(total), &errstr, errstr.count) else {
+                    throw KafkaError(code: .admin, reason: "topic \(topic): \(errstr.errorText)")
+                }
+                requests.append(request)
+            }
+            let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            rd_kafka_AdminOptions_set_operation_timeout(options, Int32(clamping: timeout.milliseconds), &errstr, errstr.count)
+            requests.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_CreatePartitions(rk, buffer.baseAddress, buffer.count, options, queue)
+            }
+            let event = try Self.awaitResult(queue, timeout: timeout, operation: "CreatePartitions")
+            defer { rd_kafka_event_destroy(event) }
+            var count = 0
+            guard let result = rd_kafka_event_CreatePartitions_result(event),
+                  let topics = rd_kafka_CreatePartitions_result_topics(result, &count) else { return }
+            for i in 0..<count {
+                let err = rd_kafka_topic_result_error(topics[i])
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    if Self.meansUnsupported(err) { throw KafkaError.unsupported("CreatePartitions") }
+                    throw KafkaError.rd(.admin, err, "create partitions of topic \(String(cString: rd_kafka_topic_result_name(topics[i])))")
+                }
+            }
+        }
+    }
+
+    /// Waits for an admin result event; its request-level error thrown (as `.unsupported` where the broker lacks the API).
+    private static func awaitResult(_ queue: OpaquePointer, timeout: Duration, operation: String) throws -> OpaquePointer {
+        guard let event = rd_kafka_queue_poll(queue, Int32(clamping: timeout.milliseconds + 5000)) else {
+            throw KafkaError(code: .timedOut, reason: "\(operation): no answer")
+        }
+        let err = rd_kafka_event_error(event)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let detail = rd_kafka_event_error_string(event).map { String(cString: $0) } ?? ""
+            rd_kafka_event_destroy(event)
+            if meansUnsupported(err) { throw KafkaError.unsupported(operation, detail: detail) }
+            // The embedded broker names no controller in its metadata, so requests that go to the
+            // controller wait for one until they time out.
+            if err == RD_KAFKA_RESP_ERR__TIMED_OUT && detail.contains("controller") {
+                throw KafkaError.unsupported(operation, detail: "the cluster names no controller (\(detail))")
+            }
+            var error = KafkaError.rd(.admin, err, operation)
+            if !detail.isEmpty { error.reason += " (\(detail))" }
+            throw error
+        }
+        return event
+    }
+
+    /// Errors with which a broker says it does not implement an API (the embedded broker's answer).
+    private static func meansUnsupported(_ err: rd_kafka_resp_err_t) -> Bool {
+        err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE || err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION
+            || err == RD_KAFKA_RESP_ERR_INVALID_REQUEST
+    }
+
     /// Partition count of every topic in the cluster (internal topics excluded).
     public func topicPartitionCounts(timeout: Duration = .seconds(10)) throws -> [String: Int32] {
         try client.withHandle { rk in
@@ -99,5 +214,17 @@ public final class KafkaAdmin: Sendable {
         config.onOffsetOutOfRange = .earliest
         let consumer = try KafkaConsumer(configuration: config, logger: logger)
         return try consumer.committed(partitions, timeout: timeout)
+    }
+}
+
+extension KafkaError.Code {
+    /// The cluster does not implement the API asked for (e.g. the embedded broker has no CreateTopics or DescribeConfigs).
+    public static let unsupported = KafkaError.Code(raw: "unsupported")
+}
+
+extension KafkaError {
+    static func unsupported(_ operation: String, detail: String = "") -> KafkaError {
+        KafkaError(code: .unsupported,
+                   reason: "\(operation) is not supported by this cluster (the embedded broker has no such API)\(detail.isEmpty ? "" : ": \(detail)")")
     }
 }
