@@ -1,0 +1,83 @@
+import Foundation
+import FleetSupport
+import Testing
+
+/// docker-compose.yml, checked as far as a machine without a Docker engine can
+/// (scripts/check_compose.py: parse, executables, flags and CARD_* variables against the built
+/// binaries' --help, Kafka KRaft settings, topics against Topics/, Prometheus targets, and
+/// `docker compose config` / `docker-compose config` when installed).
+@Suite("docker-compose.yml")
+struct ComposeFileTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// Where the package's executables were built (beside the test bundle).
+    static let binDirectory = BuildProducts.executable("intake-worker").deletingLastPathComponent()
+
+    @Test("scripts/check_compose.py passes on the repository's compose file")
+    func composeFileChecksPass() throws {
+        let result = try Self.check()
+        #expect(result.status == 0, "check_compose.py failed:\n\(result.output)")
+        #expect(result.output.contains(" passed, 0 failed"), "unexpected output:\n\(result.output)")
+    }
+
+    /// The checker must catch what it claims to: each mutation of the real file is one mistake.
+    @Test("the checker rejects a broken compose file", arguments: [
+        Mutation(name: "a command that is not a built executable",
+                 replace: #"command: ["routing-worker"]"#, with: #"command: ["routing-wrker"]"#,
+                 expect: "runs routing-wrker, which is not an executable product"),
+        Mutation(name: "a CARD_ variable that is no option",
+                 replace: "      CARD_GROUP_ID: card-intake\n", with: "      CARD_GROUP_ID: card-intake\n      CARD_BATCHSIZE: 100\n",
+                 expect: "CARD_BATCHSIZE is not an option of `intake-worker`"),
+        Mutation(name: "a flag the subcommand does not have",
+                 replace: "      - --wait\n", with: "      - --wait-seconds\n",
+                 expect: "flag --wait-seconds is not an option of `fleet topics apply`"),
+        Mutation(name: "a health check on the wrong port",
+                 replace: "http://localhost:9100/healthz", with: "http://localhost:9200/healthz",
+                 expect: "health check does not probe /healthz on CARD_OPS_PORT 9100"),
+        Mutation(name: "a quorum voter that is not a controller",
+                 replace: "KAFKA_CONTROLLER_QUORUM_VOTERS: 1@kafka:9093", with: "KAFKA_CONTROLLER_QUORUM_VOTERS: 1@kafka-2:9093",
+                 expect: "is not a controller service"),
+        Mutation(name: "a replication factor the single broker cannot hold",
+                 replace: "${CARD_REPLICATION_FACTOR:-1}", with: "${CARD_REPLICATION_FACTOR:-3}",
+                 expect: "replication factor 3 needs more than the 1 broker(s)"),
+        Mutation(name: "topics read from where the image has none",
+                 replace: "      - /app/Topics\n", with: "      - /srv/Topics\n",
+                 expect: "--topics-dir /srv/Topics is not where the Dockerfile copies Topics/"),
+        Mutation(name: "a worker without its state volume",
+                 replace: "      - identity-state:/var/lib/card/state\n", with: "",
+                 expect: "identity-worker: no named volume mounted at CARD_STATE_DIR"),
+    ])
+    func rejectsMistakes(_ mutation: Mutation) throws {
+        let original = try String(contentsOf: Self.root.appendingPathComponent("docker-compose.yml"), encoding: .utf8)
+        #expect(original.contains(mutation.replace), "the compose file no longer contains \(mutation.replace.debugDescription)")
+        let broken = original.replacingOccurrences(of: mutation.replace, with: mutation.with)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("compose-\(UUID().uuidString).yml")
+        try broken.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try Self.check(["--compose", file.path, "--no-compose-cli"])
+        #expect(result.status == 1, "accepted \(mutation.name):\n\(result.output)")
+        #expect(result.output.contains(mutation.expect), "\(mutation.name): expected \(mutation.expect.debugDescription) in:\n\(result.output)")
+    }
+
+    struct Mutation: Sendable, CustomTestStringConvertible {
+        var name: String
+        var replace: String
+        var with: String
+        var expect: String
+        var testDescription: String { name }
+    }
+
+    static func check(_ extra: [String] = []) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "scripts/check_compose.py", "--bin-dir", binDirectory.path] + extra
+        process.currentDirectoryURL = root
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
