@@ -35,7 +35,12 @@ import shutil
 import subprocess
 import sys
 
-import yaml
+try:
+    import yaml
+except ImportError:  # PyYAML ships with the machine's Python; say what is missing instead of a traceback
+    print("check_compose.py needs PyYAML: python3 -m pip install pyyaml")
+    print("compose: 0 passed, 1 failed")
+    sys.exit(1)
 
 PROFILES = {"ha", "monitoring"}
 TOP_LEVEL = {"services", "volumes", "networks", "configs", "secrets", "name"}
