@@ -24,7 +24,11 @@ final class ReferenceLoader: @unchecked Sendable {
         self.tables = tables
         self.logger = logger
         try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
-        database = try DatabasePool(path: configuration.stateDirectory.appendingPathComponent("reference.sqlite").path)
+        var dbConfig = Configuration()
+        // Instances of one worker type may share a state volume: wait for a writer, don't fail.
+        dbConfig.busyMode = .timeout(10)
+        database = try DatabasePool(path: configuration.stateDirectory.appendingPathComponent("reference.sqlite").path,
+                                    configuration: dbConfig)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("reference-runtime-v1") { db in
             try db.execute(sql: "CREATE TABLE runtime_reference_offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (topic, partition))")
@@ -74,14 +78,22 @@ final class ReferenceLoader: @unchecked Sendable {
         thread.start()
     }
 
+    /// A polled batch not yet written: kept until its transaction commits, so a failed write
+    /// (a busy or full disk) is retried instead of losing records the consumer already moved past.
+    private var unwritten: [ConsumedMessage] = []
+
     private func pollOnce() throws {
-        let result = consumer.poll(maxMessages: 1000, timeout: .milliseconds(100))
-        for error in result.errors { logger.warning("reference consumer error", metadata: [LogKey.error: "\(error)"]) }
-        guard !result.messages.isEmpty else { return }
+        if unwritten.isEmpty {
+            let result = consumer.poll(maxMessages: 1000, timeout: .milliseconds(100))
+            for error in result.errors { logger.warning("reference consumer error", metadata: [LogKey.error: "\(error)"]) }
+            unwritten = result.messages
+        }
+        guard !unwritten.isEmpty else { return }
+        let messages = unwritten
         let byTopic = Dictionary(uniqueKeysWithValues: tables.map { ($0.topic, $0) })
         try database.write { db in
             var next: [TopicPartitionOffset: Int64] = [:]
-            for message in result.messages {
+            for message in messages {
                 do {
                     try db.inSavepoint {
                         try byTopic[message.topic]?.apply(key: message.key, value: message.value, in: db)
@@ -102,7 +114,8 @@ final class ReferenceLoader: @unchecked Sendable {
                     """, arguments: [tp.topic, tp.partition, offset])
             }
         }
-        for message in result.messages {
+        unwritten = []
+        for message in messages {
             let tp = TopicPartitionOffset(topic: message.topic, partition: message.partition)
             if let target = targets[tp], message.offset + 1 >= target { targets[tp] = nil }
         }
