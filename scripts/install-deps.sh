@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine (idempotent, quiet when all is there):
 # librdkafka-dev (+ pkg-config) for the Kafka wrapper, libsqlite3-dev for GRDB, kcat for poking
-# at topics, python3-jsonschema for the Topics/ schema checks, chromium for the ops page's headless test.
+# at topics, python3-jsonschema for the Topics/ schema checks, chromium for the ops page's headless test,
+# docker-compose (v1, offline) to validate docker-compose.yml on machines without a Docker engine.
 set -euo pipefail
 need=()
-for pkg in librdkafka-dev pkg-config libsqlite3-dev kcat chromium; do
+for pkg in librdkafka-dev pkg-config libsqlite3-dev kcat chromium docker-compose; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -15,3 +16,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 python3 -c 'import jsonschema, rfc3339_validator' 2>/dev/null || python3 -m pip install -q jsonschema rfc3339-validator
 pkg-config --exists rdkafka || { echo "librdkafka not found by pkg-config" >&2; exit 1; }
+# matplotlib draws `fleet bench`'s PNG plot (throughput and lag over time); only the bench needs it.
+python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install -q matplotlib
