@@ -82,6 +82,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
             var emitted = 0
             var parked = false
+            var fresh: [PartitionStore.OutboxRow] = []
             try relay.store.database.write { db in
                 try relay.deleteDelivered(in: db)
                 var next: [String: Int64] = [:]
@@ -95,14 +96,16 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                         try PartitionStore.markApplied(db, id: id, at: now)
                     }
                     let outcome = try process(InboundMessage(message: message, attempt: 1, firstSeenAt: now), in: db, context: context)
-                    emitted += outcome.emitted
+                    emitted += outcome.rows.count
                     parked = parked || outcome.parked
+                    fresh += outcome.rows
                 }
                 for (topic, offset) in next {
                     try PartitionStore.recordOffset(db, topic: topic, partition: partition, next: offset)
                 }
             }
             relay.didDeleteDelivered()
+            try relay.offer(fresh)
             for message in batch { uncommitted[TopicPartitionOffset(topic: message.topic, partition: partition)] = message.offset + 1 }
             var advanced: [String: Int64] = [:]
             for message in batch { advanced[message.topic] = message.offset + 1 }
@@ -114,7 +117,11 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         metrics.batchLatency.recordNanoseconds(Int64((ContinuousClock.now - start).seconds * 1e9))
     }
 
-    private struct Outcome { var emitted = 0; var parked = false }
+    private struct Outcome {
+        /// The outbox rows the message appended, for the relay to send once the transaction commits.
+        var rows: [PartitionStore.OutboxRow] = []
+        var parked = false
+    }
 
     /// Runs the handler in a savepoint and records its decision: outputs, a parked retry, or a dead letter.
     private func process(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> Outcome {
@@ -139,8 +146,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         var outcome = Outcome()
         switch result {
         case .done(let outputs):
-            for output in outputs { try PartitionStore.append(db, output) }
-            outcome.emitted = outputs.count
+            outcome.rows = try outputs.map { try PartitionStore.append(db, $0) }
             if message.attempt > 1 { try PartitionStore.unpark(db, message) }
         case .retry(let reason):
             let delay = configuration.backoff(afterAttempt: message.attempt)
@@ -151,11 +157,10 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                 LogKey.topic: "\(message.topic)", LogKey.partition: "\(message.partition)", LogKey.offset: "\(message.offset)",
                 "attempt": "\(message.attempt)", "retry.in_seconds": "\(delay.seconds)"])
         case .deadLetter(let cause):
-            try PartitionStore.append(db, DeadLetters.message(for: message, cause: cause, worker: configuration.name,
-                                                              topic: configuration.deadLetterTopic, at: context.now))
+            outcome.rows = [try PartitionStore.append(db, DeadLetters.message(for: message, cause: cause, worker: configuration.name,
+                                                                              topic: configuration.deadLetterTopic, at: context.now))]
             if message.attempt > 1 { try PartitionStore.unpark(db, message) }
             metrics.deadLettered.increment()
-            outcome.emitted = 1
             logger.warning("message dead-lettered", metadata: [
                 LogKey.topic: "\(message.topic)", LogKey.partition: "\(message.partition)", LogKey.offset: "\(message.offset)",
                 LogKey.error: "\(maskedForLog(cause))"])
@@ -170,11 +175,13 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         for (partition, due) in nextRetryAt where due <= now {
             guard let relay = relays[partition] else { continue }
             let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
-            try relay.store.database.write { db in
-                for message in try PartitionStore.dueRetries(db, now: now, limit: configuration.maxBatchSize) {
-                    _ = try process(message, in: db, context: context)
+            let fresh = try relay.store.database.write { db in
+                try PartitionStore.dueRetries(db, now: now, limit: configuration.maxBatchSize).flatMap { message in
+                    try process(message, in: db, context: context).rows
                 }
             }
+            try relay.offer(fresh)
+            metrics.emitted.increment(by: Int64(fresh.count))
             nextRetryAt[partition] = try relay.store.nextRetryDue()
         }
     }
@@ -185,12 +192,11 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         let now = configuration.clock()
         for (partition, relay) in relays {
             let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
-            let count = try relay.store.database.write { db in
-                let outputs = try handler.tick(in: db, context: context)
-                for output in outputs { try PartitionStore.append(db, output) }
-                return outputs.count
+            let fresh = try relay.store.database.write { db in
+                try handler.tick(in: db, context: context).map { try PartitionStore.append(db, $0) }
             }
-            metrics.emitted.increment(by: Int64(count))
+            try relay.offer(fresh)
+            metrics.emitted.increment(by: Int64(fresh.count))
         }
         metrics.outboxDepth.record(try relays.values.reduce(0) { $0 + (try $1.store.outboxDepth()) })
         try pruneAppliedIDsIfDue(now: now)

@@ -19,6 +19,10 @@ final class OutboxRelay {
     private(set) var deliveredAwaitingDelete: [Int64] = []
     /// Failed rows to send again (librdkafka already retried them for `message.timeout.ms`).
     private var resend: [Int64] = []
+    /// Whether the table may hold rows after `lastEnqueued` that were never handed over: true at
+    /// start (a previous run or owner may have left some) and whenever `offer` could not take
+    /// fresh rows. While false, `pump` need not read the table at all.
+    private var mayHoldUnsent = true
 
     init(store: PartitionStore, producer: KafkaProducer, maxInFlight: Int = 10_000) {
         self.store = store
@@ -44,14 +48,33 @@ final class OutboxRelay {
                 try enqueue(row)
             }
         }
-        while inFlight < maxInFlight {
-            let rows = try store.outboxRows(after: lastEnqueued, limit: min(1000, maxInFlight - inFlight))
-            if rows.isEmpty { break }
-            for row in rows { try enqueue(row) }
-            lastEnqueued = rows.last!.seq
-            if rows.count < 1000 { break }
+        while mayHoldUnsent && inFlight < maxInFlight {
+            let limit = min(1000, maxInFlight - inFlight)
+            let rows = try store.outboxRows(after: lastEnqueued, limit: limit)
+            for row in rows {
+                try enqueue(row)
+                lastEnqueued = row.seq
+            }
+            if rows.count < limit { mayHoldUnsent = false }
         }
         return failed.map(\.error)
+    }
+
+    /// Hands rows just committed to the producer without reading them back, when nothing older
+    /// is waiting; otherwise leaves them to `pump`, which reads the table in seq order.
+    /// - Parameter rows: the rows one committed transaction appended, in seq order.
+    func offer(_ rows: [PartitionStore.OutboxRow]) throws {
+        guard let first = rows.first else { return }
+        guard !mayHoldUnsent, first.seq > lastEnqueued, inFlight + rows.count <= maxInFlight else {
+            mayHoldUnsent = true
+            return
+        }
+        mayHoldUnsent = true  // until every row is handed over, in case enqueueing throws midway
+        for row in rows {
+            try enqueue(row)
+            lastEnqueued = row.seq
+        }
+        mayHoldUnsent = false
     }
 
     private func enqueue(_ row: PartitionStore.OutboxRow) throws {

@@ -63,30 +63,37 @@ final class PartitionStore {
         }
     }
 
+    // The statements below run once or more per message: cached, so SQLite parses them once per connection.
+
     static func recordOffset(_ db: Database, topic: String, partition: Int32, next: Int64) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO runtime_offsets (topic, partition, next_offset) VALUES (?, ?, ?)
             ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset
-            """, arguments: [topic, partition, next])
+            """).execute(arguments: [topic, partition, next])
     }
 
     // MARK: - Dedup
 
     static func isApplied(_ db: Database, id: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM runtime_applied WHERE message_id = ?", arguments: [id]) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM runtime_applied WHERE message_id = ?"), arguments: [id]) ?? false
     }
 
     static func markApplied(_ db: Database, id: String, at: Date) throws {
-        try db.execute(sql: "INSERT OR IGNORE INTO runtime_applied (message_id, applied_at) VALUES (?, ?)",
-                       arguments: [id, at.timeIntervalSince1970])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO runtime_applied (message_id, applied_at) VALUES (?, ?)")
+            .execute(arguments: [id, at.timeIntervalSince1970])
     }
 
     // MARK: - Outbox
 
-    static func append(_ db: Database, _ message: OutboundMessage) throws {
-        try db.execute(sql: "INSERT INTO runtime_outbox (topic, key, value, message_id, headers) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [message.topic, message.key.map { Data($0) }, Data(message.value), message.id,
-                                   HeaderCoding.encode(message.headers)])
+    /// Appends a message to the outbox.
+    /// - Returns: the row as the relay will send it (its seq, and the record with the id header).
+    static func append(_ db: Database, _ message: OutboundMessage) throws -> OutboxRow {
+        try db.cachedStatement(sql: "INSERT INTO runtime_outbox (topic, key, value, message_id, headers) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [message.topic, message.key.map { Data($0) }, Data(message.value), message.id,
+                                 HeaderCoding.encode(message.headers)])
+        return OutboxRow(seq: db.lastInsertedRowID, record: ProducerRecord(
+            topic: message.topic, key: message.key, value: message.value,
+            headers: message.headers + [KafkaHeader(name: messageIDHeader, string: message.id)]))
     }
 
     struct OutboxRow {
