@@ -30,11 +30,7 @@ struct LagCommand: AsyncParsableCommand {
 
     func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
-        var specs = try groups.map { text -> ConsumerGroupSpec in
-            guard let spec = ConsumerGroupSpec.parse(text) else { throw ValidationError("--group needs group=topic,topic, got \(text)") }
-            return spec
-        }
-        if specs.isEmpty { specs = ConsumerGroupSpec.workers }
+        let specs = try ConsumerGroupSpec.parseOption(groups)
         let rules = LagRules(window: .milliseconds(Int64(window * 1000)), stopAfter: .milliseconds(Int64(stopAfter * 1000)),
                              minimumSamples: max(2, Int((window / interval).rounded(.down))))
         let monitor = try LagMonitor(bootstrapServers: servers, groups: specs, rules: rules, logger: Logger(label: "card.lag"))

@@ -1,3 +1,4 @@
+import ArgumentParser
 import CardWorkers
 import Foundation
 import FleetSupport
@@ -22,6 +23,16 @@ struct ConsumerGroupSpec: Sendable, Hashable, Codable {
         guard parts.count == 2, !parts[0].isEmpty else { return nil }
         let topics = parts[1].split(separator: ",").map(String.init).filter { !$0.isEmpty }
         return topics.isEmpty ? nil : ConsumerGroupSpec(group: parts[0], topics: topics)
+    }
+
+    /// Parses the repeatable `--group group=topic,topic` option; none given means the four workers.
+    /// - Throws: `ValidationError` naming the first malformed value.
+    static func parseOption(_ texts: [String]) throws -> [ConsumerGroupSpec] {
+        let specs = try texts.map { text in
+            guard let spec = parse(text) else { throw ValidationError("--group needs group=topic,topic, got \(text)") }
+            return spec
+        }
+        return specs.isEmpty ? workers : specs
     }
 }
 

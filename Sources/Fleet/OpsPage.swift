@@ -201,11 +201,7 @@ struct OpsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
-        var specs = try groups.map { text -> ConsumerGroupSpec in
-            guard let spec = ConsumerGroupSpec.parse(text) else { throw ValidationError("--group needs group=topic,topic, got \(text)") }
-            return spec
-        }
-        if specs.isEmpty { specs = ConsumerGroupSpec.workers }
+        let specs = try ConsumerGroupSpec.parseOption(groups)
         let metrics = try workerMetrics.map { text -> (name: String, url: URL) in
             let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let url = URL(string: parts[1]) else { throw ValidationError("--worker-metrics needs name=url, got \(text)") }
