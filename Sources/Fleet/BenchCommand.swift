@@ -33,6 +33,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Skip the relay phase (a).") var skipRelay = false
     @Option(help: "Demo families per generation of the scaled population.") var families = 2000
     @Option(help: "Worker batch size (--batch-size of each worker; the relay's poll batch).") var batchSize = 500
+    @Option(name: .customLong("worker-kafka-property"), parsing: .singleValue,
+            help: "A librdkafka property key=value for every worker (repeatable), e.g. queued.max.messages.kbytes=8192.")
+    var workerKafkaProperties: [String] = []
     @Option(help: "Folder of topic specs; default: ./Topics or the repository's.") var topicsDir: String?
     @Option(help: "Work folder (state, logs); default: a fresh temporary folder, removed on success.") var workDir: String?
     @Option(help: "Write the result as JSON here.") var json = "bench-result.json"
@@ -66,7 +69,8 @@ struct BenchCommand: AsyncParsableCommand {
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("fleet-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let fleet = try FleetUnderTest(brokers: 1, topicsDirectory: try locateTopicsDirectory(topicsDir), directory: directory,
-                                       workerArguments: ["*": ["--batch-size", "\(batchSize)"]], logger: logger)
+                                       workerArguments: ["*": ["--batch-size", "\(batchSize)"] + workerKafkaProperties.flatMap { ["--kafka-property", $0] }],
+                                       logger: logger)
         Terminal.say("bench: embedded broker \(fleet.servers), work folder \(directory.path)")
 
         // MARK: Input
@@ -98,6 +102,8 @@ struct BenchCommand: AsyncParsableCommand {
         if let relay = result.relay?.rate, let fleetRate = result.fleet?.rate, relay > 0 { result.ratio = fleetRate / relay }
 
         // MARK: Report
+        result.loadAverage = BenchResult.currentLoadAverage()
+        result.workerKafkaProperties = workerKafkaProperties
         Terminal.say("")
         for line in result.report() { Terminal.say(line) }
         for line in fleetPhase.verification.lines { Terminal.say(line) }
@@ -176,6 +182,7 @@ struct BenchCommand: AsyncParsableCommand {
         var output: Int64 = Int64(warmUp)
         var lastGrowth = start, lastProgress = start, lastSample = start
         var lastSampleCount: Int64 = Int64(warmUp)
+        figures.timeline.append(.init(t: 0, output: 0, rate: 0))
         while output < target {
             let now = ContinuousClock.now
             // Feed up to the window ahead of the last hop.
@@ -255,6 +262,8 @@ struct BenchCommand: AsyncParsableCommand {
         var next = 0
         var lastGrowth = start, lastProgress = start, lastSample = start
         var last = (submitted: 0, routed: 0, orders: 0)
+        figures.timeline.append(.init(t: 0, submitted: 0, routed: 0, orders: 0, submittedRate: 0, routedRate: 0, ordersRate: 0,
+                                      lag: Dictionary(uniqueKeysWithValues: FleetUnderTest.workerNames.map { ($0, Int64(0)) })))
         var done = 0
         var seenStatuses = 0
         while done < input.count {
@@ -399,10 +408,16 @@ struct BenchResult: Codable {
     var violations: [String] = []
     var host = ProcessInfo.processInfo.hostName
     var cores = ProcessInfo.processInfo.activeProcessorCount
-    var loadAverage: String = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "-"
+    var loadAverage: String = BenchResult.currentLoadAverage()
+    var workerKafkaProperties: [String] = []
+
+    static func currentLoadAverage() -> String {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "-"
+    }
 
     func report() -> [String] {
         var lines = ["bench result: \(applications) applications × \(averageBytes) bytes, \(partitions) partitions, batch \(batchSize)"
+                     + (workerKafkaProperties.isEmpty ? "" : ", workers with \(workerKafkaProperties.joined(separator: " "))")
                      + (rate.map { ", paced at \(Int($0))/s" } ?? ", window \(window)")]
         if let relay {
             lines.append("(a) raw relay, 4 hops: \(RunFormat.rate(relay.rate)) msgs/s end to end (\(RunFormat.seconds(relay.seconds)) s), relay peak RSS \(RunFormat.mib(relay.peakRSS)) MiB")

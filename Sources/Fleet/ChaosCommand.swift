@@ -29,6 +29,8 @@ struct ChaosCommand: AsyncParsableCommand {
 
     @Option(help: "Applications to submit.") var applications = 100_000
     @Option(help: "Mean seconds between worker kills (0: no kills).") var killEvery = 5.0
+    @Option(help: "Stop killing after this many kills (default: no limit).") var maxKills: Int?
+    @Option(help: "Stop injecting broker faults after this many (default: no limit).") var maxFaults: Int?
     @Option(help: "Seconds a killed worker stays down before its restart.") var restartDelay = 0.5
     @Option(help: "Seconds between broker faults (0: none).") var faultEvery = 6.0
     @Option(help: "Seconds a broker stays down.") var brokerDownSeconds = 3.0
@@ -54,7 +56,8 @@ struct ChaosCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
+            // librdkafka's connection errors while a broker is down are the point of the run, not news.
+            handler.logLevel = .critical
             return handler
         }
         let command = self
@@ -128,7 +131,7 @@ struct ChaosCommand: AsyncParsableCommand {
             if counts.statuses > seen { seen = counts.statuses; lastGrowth = now }
 
             // Kills and restarts.
-            if let due = nextKill, now >= due {
+            if let due = nextKill, now >= due, (maxKills.map { fleet.kills.values.reduce(0, +) < $0 } ?? true) {
                 let name = FleetUnderTest.workerNames[Int(rng.next() % 4)]
                 fleet.kill(name)
                 Terminal.say("[chaos] \(RunFormat.seconds((now - start).seconds)) s: SIGKILL \(name)")
@@ -147,7 +150,7 @@ struct ChaosCommand: AsyncParsableCommand {
                 Terminal.say("[chaos] \(RunFormat.seconds((now - start).seconds)) s: broker \(broker) up")
                 brokerUpAt = nil
             }
-            if let due = nextFault, now >= due {
+            if let due = nextFault, now >= due, (maxFaults.map { faultsInjected.values.reduce(0, +) < $0 } ?? true) {
                 let fault = Fault.allCases[faultIndex % Fault.allCases.count]
                 faultIndex += 1
                 var detail = ""

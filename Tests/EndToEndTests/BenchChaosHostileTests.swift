@@ -1,0 +1,166 @@
+import CardDomain
+import CardWorkers
+@testable import Fleet
+import FleetSupport
+import Foundation
+import Kafka
+import Testing
+
+/// `fleet bench`, `fleet chaos` and `fleet hostile` at CI size, each as a child process of the real
+/// executable, plus the verifier on hand-made outputs. Speed figures are printed, never asserted.
+@Suite("Bench, chaos and hostile runs", .serialized, .timeLimit(.minutes(10)))
+struct BenchChaosHostileTests {
+    /// Runs `fleet <arguments>` to completion; returns its exit status and output.
+    private func fleet(_ arguments: [String], timeout: Duration) async throws -> (status: Int32?, output: String, directory: URL) {
+        let executable = BuildProducts.executable("fleet")
+        try #require(FileManager.default.isExecutableFile(atPath: executable.path), "fleet not built at \(executable.path)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bch-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let log = directory.appendingPathComponent("run.log")
+        let child = try ChildProcess(name: arguments[0], executable: executable,
+                                     arguments: arguments + ["--topics-dir", PipelineHarness.repositoryRoot.appendingPathComponent("Topics").path],
+                                     workingDirectory: directory, logFile: log)
+        let status = await child.waitAsync(timeout: timeout)
+        if status == nil { child.signal(SIGKILL) }
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        print(output.split(separator: "\n").filter { !$0.hasPrefix("[") && !$0.contains(" error card.") }.joined(separator: "\n"))
+        return (status, output, directory)
+    }
+
+    private func number(after prefix: String, in output: String) -> Int? {
+        guard let range = output.range(of: prefix) else { return nil }
+        return Int(output[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    @Test("fleet bench --applications 500: relay and fleet measured, every application at its card order once, JSON and PNG written")
+    func bench() async throws {
+        let run = try await fleet(["bench", "--applications", "500", "--json", "bench.json", "--plot", "bench.png"], timeout: .seconds(420))
+        defer { try? FileManager.default.removeItem(at: run.directory) }
+        #expect(run.status == 0, "exit status; output:\n\(run.output)")
+        #expect(run.output.contains("bench: PASS"))
+        #expect(run.output.contains("verified: 500 application(s): 500 with exactly one final status"), "\(run.output)")
+        #expect(run.output.contains("500 in_production, 0 rejected; 0 lost"))
+        #expect(run.output.contains("orders: 500 distinct"))
+        #expect(run.output.contains("ratio b/a: "))
+        #expect(run.output.contains("latency submission → routed: p50 "))
+
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: run.directory.appendingPathComponent("bench.json"))) as? [String: Any]
+        let fleetPart = json?["fleet"] as? [String: Any]
+        let relay = json?["relay"] as? [String: Any]
+        #expect((fleetPart?["rate"] as? Double ?? 0) > 0)
+        #expect((relay?["rate"] as? Double ?? 0) > 0)
+        #expect((json?["ratio"] as? Double ?? 0) > 0)
+        #expect((fleetPart?["latencyOrder"] as? [String: Any])?["count"] as? Int == 500)
+        let rss = fleetPart?["peakRSS"] as? [String: Int] ?? [:]
+        #expect(Set(rss.keys) == Set(FleetUnderTest.workerNames) && rss.values.allSatisfy { $0 > 0 }, "peak RSS of every worker: \(rss)")
+        #expect(json?["ok"] as? Bool == true)
+
+        // The plot needs matplotlib (scripts/install-deps.sh installs it); where it is missing the bench only warns.
+        let matplotlib = try FleetTestRun.python(["-c", "import matplotlib"]) == 0
+        if matplotlib {
+            let png = try Data(contentsOf: run.directory.appendingPathComponent("bench.png"))
+            #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a PNG file")
+        }
+    }
+
+    @Test("fleet chaos --applications 2000 with SIGKILLs and broker faults: every application ends exactly once, nothing lost or duplicated")
+    func chaos() async throws {
+        let run = try await fleet(["chaos", "--applications", "2000", "--kill-every", "3", "--max-kills", "4",
+                                   "--fault-every", "1.5", "--max-faults", "6", "--window", "400", "--seed", "42"], timeout: .seconds(480))
+        defer { try? FileManager.default.removeItem(at: run.directory) }
+        #expect(run.status == 0, "exit status; output:\n\(run.output)")
+        #expect(run.output.contains("chaos: PASS"))
+        #expect(run.output.contains("verified: 2000 application(s): 2000 with exactly one final status"), "\(run.output)")
+        #expect(run.output.contains("; 0 lost"))
+        #expect(run.output.contains(", 0 duplicated, 0 seq gap(s), 0 conflicting"))
+        #expect(run.output.contains(", 0 duplicated, 0 missing, 0 without in_production, 0 conflicting"))
+        #expect((number(after: "kills: ", in: run.output) ?? 0) >= 1, "at least one worker was killed")
+        #expect((number(after: "broker faults: ", in: run.output) ?? 0) >= 2, "broker faults were injected")
+        #expect(run.output.contains("× a broker goes down") && !run.output.contains("0× a broker goes down"), "a broker went down")
+        #expect(!run.output.contains("VIOLATION"))
+    }
+
+    @Test("fleet hostile --records 1000: no crash, every record a rejected status or a dead letter (or a documented no-op), no personal data in logs")
+    func hostile() async throws {
+        let run = try await fleet(["hostile", "--records", "1000", "--seed", "7", "--settle-seconds", "10"], timeout: .seconds(420))
+        defer { try? FileManager.default.removeItem(at: run.directory) }
+        #expect(run.status == 0, "exit status; output:\n\(run.output)")
+        #expect(run.output.contains("hostile: PASS"))
+        #expect(run.output.contains("hostile figures: 1000 records published"))
+        #expect(run.output.contains("crashes: 0 (restarts 0)"))
+        #expect(run.output.contains("; 0 unaccounted)"))
+        #expect(run.output.contains(", 0 found unmasked in worker logs or dead-letter causes"))
+        #expect((number(after: "hostile figures: ", in: run.output) ?? 0) >= 1000)
+        #expect(!run.output.contains("VIOLATION"))
+    }
+
+    // MARK: - The verifier itself
+
+    private func status(_ app: String, _ seq: Int, _ status: String, reasons: Int = 0, hash: UInt64 = 1) -> (String, OutputCollector.StatusCopy) {
+        ("\(app)/status/\(seq)", .init(hash: hash, application: app, seq: seq, status: status, timestamp: 0, reasons: reasons))
+    }
+
+    @Test("The verifier passes a clean run and names every kind of violation")
+    func verifier() {
+        let finals: Set<String> = ["in_production", "rejected"]
+        var clean = OutputCollector.State()
+        for (id, copy) in [status("a", 1, "received"), status("a", 2, "identity_verified"), status("a", 3, "routed"),
+                           status("a", 4, "in_production"), status("b", 1, "rejected", reasons: 2)] {
+            clean.statuses[id] = copy
+        }
+        clean.orders["a/order"] = .init(hash: 9, application: "a", timestamp: 0)
+        clean.rawStatuses = 7  // two re-sends
+        clean.rawOrders = 1
+        let ok = RunVerification.verify(clean, expected: ["a": true, "b": false], finals: finals)
+        #expect(ok.violations.isEmpty, "\(ok.violations)")
+        #expect(ok.statusResends == 2)
+
+        var broken = clean
+        broken.statuses["b/status/1"] = nil                                    // b lost
+        broken.statuses["a/status/5"] = status("a", 6, "in_production").1      // a: a second final, seq gap
+        broken.orders["a/order-again"] = .init(hash: 3, application: "a", timestamp: 0)  // a: two orders
+        broken.conflicts = ["card.status a/status/2"]
+        let bad = RunVerification.verify(broken, expected: ["a": true, "b": false, "c": true], finals: finals)
+        let text = bad.violations.joined(separator: "\n")
+        #expect(text.contains("LOST"))
+        #expect(text.contains("more than one final status"))
+        #expect(text.contains("seq is not contiguous"))
+        #expect(text.contains("more than one card order"))
+        #expect(text.contains("different content"))
+    }
+
+    @Test("Scaled population: ID numbers stay valid and unique across generations, deliberately bad ones stay bad")
+    func population() throws {
+        let population = ScaledPopulation(families: 40, invalidShare: 0.1, lateShare: 0.03, seed: 3, runID: "t")
+        let n = population.perGeneration * 3
+        let apps = population.applications(0..<n, at: Timestamp.now())
+        #expect(Set(apps.map(\.submissionID)).count == n)
+        let accepted = apps.filter { $0.expected == .accepted }
+        #expect(Set(accepted.map(\.key)).count == accepted.count, "no child twice")
+        let records = try population.registryRecords(for: n)
+        #expect(Set(records.compactMap(\.key)).count == records.count, "registry ID numbers unique over 3 generations")
+        for app in accepted.prefix(200) {
+            let key = String(decoding: app.key, as: UTF8.self)
+            #expect(IDNumber(key) != nil, "valid remapped ID number")
+            #expect(records.contains { $0.key == app.key }, "the applicant is in the registry")
+        }
+        let valid = "110105201503070013"
+        #expect(IDNumber(ScaledPopulation.remap(valid, generation: 5)) != nil)
+        let wrong = String(valid.dropLast()) + "9"
+        #expect(IDNumber(wrong) == nil)
+        #expect(IDNumber(ScaledPopulation.remap(wrong, generation: 5)) == nil)
+    }
+}
+
+enum FleetTestRun {
+    static func python(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
