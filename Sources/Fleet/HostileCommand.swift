@@ -39,7 +39,7 @@ struct HostileCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
+            handler.logLevel = .critical  // librdkafka's disconnect lines at the end are not news
             return handler
         }
         let command = self

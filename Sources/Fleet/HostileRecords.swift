@@ -106,7 +106,11 @@ struct HostileGenerator {
 
     static let impossibleDates = ["2026-02-30", "0000-00-00", "2026-13-01", "9999-99-99", "2026-11-25T25:61:61+08:00", "-0001-01-01", "2026-2-3", ""]
 
-    private mutating func hugeString(_ bytes: Int) -> String { String(repeating: pick(["A", "号", "🙂"]), count: bytes / 3) }
+    /// About `bytes` bytes of UTF-8 (never more: the broker's message limit is ~1 MB).
+    private mutating func hugeString(_ bytes: Int) -> String {
+        let c = pick(["A", "号", "🙂"])
+        return String(repeating: c, count: bytes / c.utf8.count)
+    }
 
     /// Raw payloads that are not (valid, complete) JSON.
     private mutating func malformed(from json: String) -> (value: [UInt8]?, kind: String) {
