@@ -49,23 +49,11 @@ public final class KafkaAdmin: Sendable {
             newTopics.withUnsafeMutableBufferPointer { buffer in
                 rd_kafka_CreateTopics(rk, buffer.baseAddress, buffer.count, options, queue)
             }
-            guard let event = rd_kafka_queue_poll(queue, Int32(clamping: timeout.milliseconds + 5000)) else {
-                throw KafkaError(code: .timedOut, reason: "CreateTopics: no answer")
-            }
+            let event = try Self.awaitResult(queue, timeout: timeout, operation: "CreateTopics")
             defer { rd_kafka_event_destroy(event) }
-            if rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw KafkaError.rd(.admin, rd_kafka_event_error(event), "CreateTopics")
-            }
-            let result = rd_kafka_event_CreateTopics_result(event)
             var count = 0
-            guard let topics = rd_kafka_CreateTopics_result_topics(result, &count) else { return }
-            for i in 0..<count {
-                let err = rd_kafka_topic_result_error(topics[i])
-                if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
-                    let name = String(cString: rd_kafka_topic_result_name(topics[i]))
-                    throw KafkaError.rd(.admin, err, "create topic \(name)")
-                }
-            }
+            guard let topics = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count) else { return }
+            try Self.checkTopicResults(topics, count: count, operation: "CreateTopics", tolerating: RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
         }
     }
 
@@ -146,13 +134,19 @@ public final class KafkaAdmin: Sendable {
             var count = 0
             guard let result = rd_kafka_event_CreatePartitions_result(event),
                   let topics = rd_kafka_CreatePartitions_result_topics(result, &count) else { return }
-            for i in 0..<count {
-                let err = rd_kafka_topic_result_error(topics[i])
-                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    if Self.meansUnsupported(err) { throw KafkaError.unsupported("CreatePartitions") }
-                    throw KafkaError.rd(.admin, err, "create partitions of topic \(String(cString: rd_kafka_topic_result_name(topics[i])))")
-                }
-            }
+            try Self.checkTopicResults(topics, count: count, operation: "CreatePartitions")
+        }
+    }
+
+    /// Throws the first per-topic error of a CreateTopics/CreatePartitions result, except `tolerated`
+    /// (as `.unsupported` where the broker lacks the API).
+    private static func checkTopicResults(_ topics: UnsafeMutablePointer<OpaquePointer?>, count: Int, operation: String,
+                                          tolerating tolerated: rd_kafka_resp_err_t = RD_KAFKA_RESP_ERR_NO_ERROR) throws {
+        for i in 0..<count {
+            let err = rd_kafka_topic_result_error(topics[i])
+            guard err != RD_KAFKA_RESP_ERR_NO_ERROR && err != tolerated else { continue }
+            if meansUnsupported(err) { throw KafkaError.unsupported(operation) }
+            throw KafkaError.rd(.admin, err, "\(operation) for topic \(String(cString: rd_kafka_topic_result_name(topics[i])))")
         }
     }
 
