@@ -106,6 +106,8 @@ struct ChaosCommand: AsyncParsableCommand {
         let finals: Set<String> = ["in_production", "rejected"]
         let collector = try OutputCollector(servers: fleet.servers, finals: finals, logger: logger)
         collector.start()
+        let tracer = try HopTracer(servers: fleet.servers, logger: logger)
+        tracer.start()
 
         func jitter(_ mean: Double) -> Duration { .milliseconds(Int64(mean * (0.5 + Double(rng.next() % 1000) / 1000) * 1000)) }
         let start = ContinuousClock.now
@@ -220,6 +222,7 @@ struct ChaosCommand: AsyncParsableCommand {
         let stopStatuses = fleet.stopAll()
         usleep(1_500_000)
         collector.stopReading()
+        tracer.stopReading()
 
         let state = collector.snapshot
         var verification = RunVerification.verify(state, expected: expected, finals: finals)
@@ -241,6 +244,14 @@ struct ChaosCommand: AsyncParsableCommand {
         Terminal.say("peak RSS: " + FleetUnderTest.workerNames.map { "\($0) \(RunFormat.mib(fleet.peakRSS[$0])) MiB" }.joined(separator: ", "))
         for line in verification.lines { Terminal.say(line) }
         for violation in verification.violations { Terminal.say("VIOLATION: \(violation)") }
+        let unfinished = expected.keys.filter { !state.finalized.contains($0) }.sorted()
+        if !unfinished.isEmpty {
+            Terminal.say("where the \(unfinished.count) unfinished application(s) stopped (first 20):")
+            for application in unfinished.prefix(20) {
+                Terminal.say("  " + tracer.locate(application, stateDirectory: directory.appendingPathComponent("state")))
+            }
+        }
+        for error in tracer.errors.prefix(5) { Terminal.say("hop tracer read error: \(error)") }
         let ok = verification.violations.isEmpty
         Terminal.say(ok ? "chaos: PASS (every application ended exactly once; nothing lost, nothing duplicated)" : "chaos: FAIL; logs kept in \(directory.path)")
         if ok && workDir == nil { try? FileManager.default.removeItem(at: directory) }

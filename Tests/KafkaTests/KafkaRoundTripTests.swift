@@ -2,6 +2,7 @@ import Foundation
 import FleetSupport
 @testable import Kafka
 import Logging
+import Synchronization
 import Testing
 
 @Suite("Kafka wrapper against the embedded broker", .timeLimit(.minutes(3)))
@@ -127,6 +128,55 @@ struct KafkaRoundTripTests {
         #expect(gap.error.code == .offsetGap)
         #expect(gap.partition?.partition == 0)
         #expect(consumer.stopped.contains(TopicPartitionOffset(topic: "small", partition: 0)))
+    }
+
+    /// `fleet chaos` once lost acknowledged messages: with several Produce requests in flight, the
+    /// idempotent producer took a later batch's success as proof the failed earlier one was kept.
+    @Test("every acknowledged record is stored while the broker fails Produce requests")
+    func acknowledgedMeansStoredUnderProduceErrors() async throws {
+        let cluster = try EmbeddedCluster(brokers: 3, logger: logger)
+        try cluster.createTopic(TopicSpec(name: "acks", partitions: 24))
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers)),
+                                         logger: logger)
+        let acked = Mutex<Set<Int>>([])
+        let padding = [UInt8](repeating: UInt8(ascii: "x"), count: 180)
+        var sent = 0
+        // A steady stream (4,000/s for 12 s, as a worker's relay sends) with 20 failed Produce
+        // requests every second, so failures land while other requests are in flight.
+        let start = Date()
+        var faults = 0
+        while Date().timeIntervalSince(start) < 12 {
+            let elapsed = Date().timeIntervalSince(start)
+            while sent < Int(elapsed * 4_000) {
+                let id = sent
+                try producer.enqueue(ProducerRecord(topic: "acks", key: Array("k\(id)".utf8), value: Array("\(id);".utf8) + padding)) { error in
+                    if error == nil { acked.withLock { _ = $0.insert(id) } }
+                }
+                sent += 1
+            }
+            if Int(elapsed) > faults {
+                faults += 1
+                cluster.failNextRequests(apiKey: 0, count: 20)
+            }
+            usleep(2_000)
+        }
+        try producer.flush(timeout: .seconds(60))
+
+        let reader = try TopicReader(bootstrapServers: cluster.bootstrapServers)
+        try reader.start(["acks"])
+        let ackedIDs = acked.withLock { $0 }
+        var stored = Set<Int>()
+        let (messages, errors) = reader.read(timeout: .seconds(20)) { $0.count >= ackedIDs.count }
+        for message in messages {
+            let value = message.value ?? []
+            if let end = value.firstIndex(of: UInt8(ascii: ";")), let id = Int(String(decoding: value[..<end], as: UTF8.self)) {
+                stored.insert(id)
+            }
+        }
+        #expect(errors.isEmpty)
+        #expect(ackedIDs.count > sent / 2, "most records should be acknowledged within the flush")
+        let missing = ackedIDs.subtracting(stored)
+        #expect(missing.isEmpty, "\(missing.count) acknowledged record(s) not stored, e.g. \(missing.sorted().prefix(5))")
     }
 }
 

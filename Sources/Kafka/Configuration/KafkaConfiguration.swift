@@ -36,6 +36,18 @@ public struct KafkaProducerConfiguration: Sendable {
     public var messageTimeout: Duration = .seconds(30)
     /// Maximum messages waiting in the local queue. Default 1,000,000.
     public var queueMaxMessages: Int = 1_000_000
+    /// Produce requests in flight per broker connection (`max.in.flight.requests.per.connection`).
+    ///
+    /// Default 1. With more than one, librdkafka's idempotent producer counts a batch as delivered
+    /// when a *later* batch of the same partition succeeds (an "implicit ack": Apache Kafka only
+    /// accepts a sequence after its predecessor). The embedded (mock) broker does not enforce
+    /// sequences for non-transactional producers, so when it failed one Produce request and took
+    /// the next, the first batch was reported delivered yet never stored: `fleet probe-acks
+    /// --fault produce-errors` lost 15 of 120,000 acknowledged messages at 5 and none at 1, and
+    /// `fleet chaos` lost 24 of 100,000 applications. Measured cost of 1 on the embedded broker:
+    /// none visible (500,000 × 200 B acknowledged in the same time). On Apache Kafka up to 5 is
+    /// safe and may help across a slow network: set it through `extraProperties`.
+    public var maxInFlight: Int = 1
 
     public init(client: KafkaClientConfiguration) { self.client = client }
 
@@ -48,6 +60,7 @@ public struct KafkaProducerConfiguration: Sendable {
         p["linger.ms"] = String(linger.milliseconds)
         p["message.timeout.ms"] = String(messageTimeout.milliseconds)
         p["queue.buffering.max.messages"] = String(queueMaxMessages)
+        p["max.in.flight.requests.per.connection"] = String(maxInFlight)
         p.merge(client.extraProperties) { _, extra in extra }
         return p
     }
