@@ -42,7 +42,7 @@ public struct IdentityHandler: WorkerHandler {
 
     public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
         let envelope = try Decode.envelope(message)
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM identity_decisions WHERE application_id = ?", arguments: [envelope.applicationID]) == true {
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM identity_decisions WHERE application_id = ?"), arguments: [envelope.applicationID]) == true {
             return .done([])
         }
         let submission = envelope.submission
@@ -73,7 +73,7 @@ public struct IdentityHandler: WorkerHandler {
     }
 
     private func record(_ envelope: ApplicationEnvelope, _ status: String, _ now: Timestamp, _ db: Database) throws {
-        try db.execute(sql: "INSERT INTO identity_decisions (application_id, status, decided_at, entered_at) VALUES (?, ?, ?, ?)",
+        try db.cachedStatement(sql: "INSERT INTO identity_decisions (application_id, status, decided_at, entered_at) VALUES (?, ?, ?, ?)").execute(
                        arguments: [envelope.applicationID, status, now.secondsSinceEpoch, envelope.receivedAt.secondsSinceEpoch])
     }
 }
@@ -91,11 +91,11 @@ struct RegistryTable: ReferenceTable {
     func apply(key: [UInt8]?, value: [UInt8]?, in db: Database) throws {
         guard let value else {
             // A tombstone removes the person.
-            if let key { try db.execute(sql: "DELETE FROM registry_persons WHERE id_number = ?", arguments: [String(decoding: key, as: UTF8.self)]) }
+            if let key { try db.cachedStatement(sql: "DELETE FROM registry_persons WHERE id_number = ?").execute(arguments: [String(decoding: key, as: UTF8.self)]) }
             return
         }
         let person = try CardJSON.decode(RegistryPerson.self, from: value)
-        try db.execute(sql: "INSERT INTO registry_persons (id_number, record) VALUES (?, ?) ON CONFLICT(id_number) DO UPDATE SET record = excluded.record",
+        try db.cachedStatement(sql: "INSERT INTO registry_persons (id_number, record) VALUES (?, ?) ON CONFLICT(id_number) DO UPDATE SET record = excluded.record").execute(
                        arguments: [person.idNumber, Data(value)])
     }
 
@@ -103,7 +103,7 @@ struct RegistryTable: ReferenceTable {
         guard let reference else { return (nil, nil) }
         return try reference.read { db in
             func person(_ id: String) throws -> RegistryPerson? {
-                guard let data = try Data.fetchOne(db, sql: "SELECT record FROM registry_persons WHERE id_number = ?", arguments: [id]) else { return nil }
+                guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT record FROM registry_persons WHERE id_number = ?"), arguments: [id]) else { return nil }
                 return try CardJSON.decode(RegistryPerson.self, from: data)
             }
             return (try person(first), try person(second))

@@ -54,11 +54,11 @@ public struct IntakeHandler: WorkerHandler {
             return .deadLetter(cause: outcome.deadLetterError ?? "unusable submission")
         }
         // The same submission_id again changes nothing and emits nothing.
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM intake_applications WHERE application_id = ?", arguments: [parsed.submissionID]) == true {
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM intake_applications WHERE application_id = ?"), arguments: [parsed.submissionID]) == true {
             return .done([])
         }
         if let applicant = parsed.applicantIDNumber,
-           try String.fetchOne(db, sql: "SELECT application_id FROM intake_active WHERE applicant_id_number = ?", arguments: [applicant]) != nil {
+           try String.fetchOne(db.cachedStatement(sql: "SELECT application_id FROM intake_active WHERE applicant_id_number = ?"), arguments: [applicant]) != nil {
             parsed.add(.duplicateActiveApplication())
         }
         let now = Timestamp(context.now)
@@ -66,15 +66,15 @@ public struct IntakeHandler: WorkerHandler {
         let trace = TraceContext.child(of: message.message.header(TraceContext.header)?.stringValue,
                                        applicationID: parsed.submissionID, stage: "intake")
         guard let submission = parsed.accepted else {
-            try db.execute(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at, closed_at, entered_at) VALUES (?, ?, 'rejected', ?, ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at, closed_at, entered_at) VALUES (?, ?, 'rejected', ?, ?, ?)").execute(
                            arguments: [parsed.submissionID, parsed.applicantIDNumber, now.secondsSinceEpoch, now.secondsSinceEpoch, enteredAt])
             return .done([try Emit.status(StatusEvent(applicationID: parsed.submissionID, status: .rejected,
                                                       reasons: parsed.reasons, at: now, seq: 1), trace: trace)])
         }
         let applicant = submission.applicant.idNumber
-        try db.execute(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at, entered_at) VALUES (?, ?, 'received', ?, ?)",
+        try db.cachedStatement(sql: "INSERT INTO intake_applications (application_id, applicant_id_number, status, received_at, entered_at) VALUES (?, ?, 'received', ?, ?)").execute(
                        arguments: [submission.submissionID, applicant, now.secondsSinceEpoch, enteredAt])
-        try db.execute(sql: "INSERT INTO intake_active (applicant_id_number, application_id) VALUES (?, ?)",
+        try db.cachedStatement(sql: "INSERT INTO intake_active (applicant_id_number, application_id) VALUES (?, ?)").execute(
                        arguments: [applicant, submission.submissionID])
         // The envelope carries intake's span: the next stage's parent.
         let envelope = ApplicationEnvelope(submission: submission, seq: 1, receivedAt: now, traceparent: trace)
@@ -87,9 +87,9 @@ public struct IntakeHandler: WorkerHandler {
     /// A later stage rejected the application or the bank failed it: the child may apply again.
     private func close(_ message: InboundMessage, in db: Database) throws -> HandlerResult {
         let closed = try Decode.value(ApplicationClosed.self, of: message, schema: ApplicationClosed.schemaName)
-        try db.execute(sql: "UPDATE intake_applications SET status = ?, closed_at = ? WHERE application_id = ?",
+        try db.cachedStatement(sql: "UPDATE intake_applications SET status = ?, closed_at = ? WHERE application_id = ?").execute(
                        arguments: [closed.status.rawValue, closed.at.secondsSinceEpoch, closed.applicationID])
-        try db.execute(sql: "DELETE FROM intake_active WHERE applicant_id_number = ? AND application_id = ?",
+        try db.cachedStatement(sql: "DELETE FROM intake_active WHERE applicant_id_number = ? AND application_id = ?").execute(
                        arguments: [closed.applicantIDNumber, closed.applicationID])
         return .done([])
     }

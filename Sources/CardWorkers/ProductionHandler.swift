@@ -72,18 +72,18 @@ public struct ProductionHandler: WorkerHandler {
 
     private func order(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
         let envelope = try Decode.envelope(message)
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM production_orders WHERE application_id = ?", arguments: [envelope.applicationID]) == true {
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM production_orders WHERE application_id = ?"), arguments: [envelope.applicationID]) == true {
             return .done([])
         }
         let now = Timestamp(context.now)
         let order = CardOrder(submission: envelope.submission, orderedAt: now)
         let seq = envelope.seq + 1
         let trace = TraceContext.child(of: envelope.traceparent, applicationID: envelope.applicationID, stage: "production")
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO production_orders (application_id, order_id, submission_id, applicant_id_number, bank, branch, relationship_label,
                                            status, seq, ordered_at, due_by, updated_at, traceparent)
             VALUES (?, ?, ?, ?, ?, ?, ?, 'in_production', ?, ?, ?, ?, ?)
-            """, arguments: [envelope.applicationID, order.orderID, envelope.submissionID, envelope.applicantIDNumber,
+            """).execute(arguments: [envelope.applicationID, order.orderID, envelope.submissionID, envelope.applicantIDNumber,
                              order.bank.rawValue, order.branch, envelope.relationshipLabel?.rawValue, seq,
                              now.secondsSinceEpoch, order.dueBy.secondsSinceEpoch, now.secondsSinceEpoch, trace])
         return .done([
@@ -102,7 +102,7 @@ public struct ProductionHandler: WorkerHandler {
         guard var order = try OrderRow.fetch(event.applicationID, in: db), order.orderID == event.orderID else {
             return .deadLetter(cause: "bank event \(event.event.rawValue) for unknown order \(event.orderID) (application \(event.applicationID))")
         }
-        try db.execute(sql: "INSERT OR IGNORE INTO production_bank_events (application_id, event, at, reason, received_at) VALUES (?, ?, ?, ?, ?)",
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO production_bank_events (application_id, event, at, reason, received_at) VALUES (?, ?, ?, ?, ?)").execute(
                        arguments: [event.applicationID, event.event.rawValue, event.at.description, event.reason, context.now.timeIntervalSince1970])
         guard db.changesCount > 0 else { return .done([]) }  // seen before
 
@@ -116,7 +116,7 @@ public struct ProductionHandler: WorkerHandler {
                 relationshipLabel: order.relationshipLabel, bank: order.bank, branch: order.branch, dueBy: order.dueBy,
                 eCard: eCard, at: now, seq: order.seq), trace: order.traceparent))
             if status == .readyForPickup {
-                try db.execute(sql: "UPDATE production_orders SET ready_at = ? WHERE application_id = ?",
+                try db.cachedStatement(sql: "UPDATE production_orders SET ready_at = ? WHERE application_id = ?").execute(
                                arguments: [now.secondsSinceEpoch, order.applicationID])
             }
         }
@@ -149,10 +149,10 @@ public struct ProductionHandler: WorkerHandler {
     /// Reports, once, every order past due_by that has not reached the branch.
     public func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage] {
         let now = Timestamp(context.now)
-        let ids = try String.fetchAll(db, sql: """
+        let ids = try String.fetchAll(db.cachedStatement(sql: """
             SELECT application_id FROM production_orders
             WHERE status = 'in_production' AND overdue_reported = 0 AND due_by < ? LIMIT 1000
-            """, arguments: [now.secondsSinceEpoch])
+            """), arguments: [now.secondsSinceEpoch])
         var outputs: [OutboundMessage] = []
         for id in ids {
             guard var order = try OrderRow.fetch(id, in: db) else { continue }
@@ -163,7 +163,7 @@ public struct ProductionHandler: WorkerHandler {
                 relationshipLabel: order.relationshipLabel, bank: order.bank, branch: order.branch, dueBy: order.dueBy,
                 at: now, seq: order.seq), trace: order.traceparent))
             try order.save(in: db, at: now)
-            try db.execute(sql: "UPDATE production_orders SET overdue_reported = 1 WHERE application_id = ?", arguments: [id])
+            try db.cachedStatement(sql: "UPDATE production_orders SET overdue_reported = 1 WHERE application_id = ?").execute(arguments: [id])
         }
         return outputs
     }
@@ -184,7 +184,7 @@ struct OrderRow {
     var traceparent: String?
 
     static func fetch(_ applicationID: String, in db: Database) throws -> OrderRow? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM production_orders WHERE application_id = ?", arguments: [applicationID]),
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM production_orders WHERE application_id = ?"), arguments: [applicationID]),
               let bank = Bank(rawValue: row["bank"]), let status = ApplicationStatus(rawValue: row["status"]) else { return nil }
         return OrderRow(applicationID: row["application_id"], orderID: row["order_id"], submissionID: row["submission_id"],
                         applicantIDNumber: row["applicant_id_number"], bank: bank, branch: row["branch"],
@@ -194,7 +194,7 @@ struct OrderRow {
     }
 
     func save(in db: Database, at now: Timestamp) throws {
-        try db.execute(sql: "UPDATE production_orders SET status = ?, seq = ?, updated_at = ? WHERE application_id = ?",
+        try db.cachedStatement(sql: "UPDATE production_orders SET status = ?, seq = ?, updated_at = ? WHERE application_id = ?").execute(
                        arguments: [status.rawValue, seq, now.secondsSinceEpoch, applicationID])
     }
 }

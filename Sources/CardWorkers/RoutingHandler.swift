@@ -40,7 +40,7 @@ public struct RoutingHandler: WorkerHandler {
 
     public func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
         let envelope = try Decode.envelope(message)
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM routing_decisions WHERE application_id = ?", arguments: [envelope.applicationID]) == true {
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM routing_decisions WHERE application_id = ?"), arguments: [envelope.applicationID]) == true {
             return .done([])
         }
         let card = envelope.submission.card
@@ -50,13 +50,13 @@ public struct RoutingHandler: WorkerHandler {
         let trace = TraceContext.child(of: envelope.traceparent, applicationID: envelope.applicationID, stage: "routing")
         let enteredAt = envelope.identityVerifiedAt?.secondsSinceEpoch
         guard reasons.isEmpty else {
-            try db.execute(sql: "INSERT INTO routing_decisions (application_id, status, decided_at, entered_at) VALUES (?, 'rejected', ?, ?)",
+            try db.cachedStatement(sql: "INSERT INTO routing_decisions (application_id, status, decided_at, entered_at) VALUES (?, 'rejected', ?, ?)").execute(
                            arguments: [envelope.applicationID, now.secondsSinceEpoch, enteredAt])
             return .done(try Emit.rejection(envelope, reasons: reasons, at: now, trace: trace))
         }
-        try db.execute(sql: "INSERT INTO routing_decisions (application_id, status, decided_at, entered_at) VALUES (?, 'routed', ?, ?)",
+        try db.cachedStatement(sql: "INSERT INTO routing_decisions (application_id, status, decided_at, entered_at) VALUES (?, 'routed', ?, ?)").execute(
                        arguments: [envelope.applicationID, now.secondsSinceEpoch, enteredAt])
-        try db.execute(sql: "INSERT INTO routing_branch_load (branch_key, routed) VALUES (?, 1) ON CONFLICT(branch_key) DO UPDATE SET routed = routed + 1",
+        try db.cachedStatement(sql: "INSERT INTO routing_branch_load (branch_key, routed) VALUES (?, 1) ON CONFLICT(branch_key) DO UPDATE SET routed = routed + 1").execute(
                        arguments: [card.routingKey])
         var next = envelope
         next.seq += 1
@@ -87,21 +87,21 @@ struct BranchTable: ReferenceTable {
 
     func apply(key: [UInt8]?, value: [UInt8]?, in db: Database) throws {
         guard let value else {
-            if let key { try db.execute(sql: "DELETE FROM bank_branches WHERE branch_key = ?", arguments: [String(decoding: key, as: UTF8.self)]) }
+            if let key { try db.cachedStatement(sql: "DELETE FROM bank_branches WHERE branch_key = ?").execute(arguments: [String(decoding: key, as: UTF8.self)]) }
             return
         }
         let branch = try CardJSON.decode(Branch.self, from: value)
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO bank_branches (branch_key, branch_code, record) VALUES (?, ?, ?)
             ON CONFLICT(branch_key) DO UPDATE SET branch_code = excluded.branch_code, record = excluded.record
-            """, arguments: [Branch.key(bank: branch.bank, branch: branch.branch), branch.branch, Data(value)])
+            """).execute(arguments: [Branch.key(bank: branch.bank, branch: branch.branch), branch.branch, Data(value)])
     }
 
     static func branch(bank: String, code: String, in reference: (any DatabaseReader)?) throws -> Branch? {
         guard let reference else { return nil }
         return try reference.read { db in
-            let data = try Data.fetchOne(db, sql: "SELECT record FROM bank_branches WHERE branch_key = ?", arguments: [Branch.key(bank: bank, branch: code)])
-                ?? Data.fetchOne(db, sql: "SELECT record FROM bank_branches WHERE branch_code = ? LIMIT 1", arguments: [code])
+            let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT record FROM bank_branches WHERE branch_key = ?"), arguments: [Branch.key(bank: bank, branch: code)])
+                ?? Data.fetchOne(db.cachedStatement(sql: "SELECT record FROM bank_branches WHERE branch_code = ? LIMIT 1"), arguments: [code])
             return try data.map { try CardJSON.decode(Branch.self, from: $0) }
         }
     }

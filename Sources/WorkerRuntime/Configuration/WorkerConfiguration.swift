@@ -35,6 +35,8 @@ public struct WorkerConfiguration: Sendable {
     public var stageReportInterval: Duration = .seconds(10)
     /// Time-in-stage percentiles cover applications that left the stage within this window. Default 15 min.
     public var stageReportWindow: Duration = .seconds(900)
+    /// SQLite page cache per connection of a partition file, in KiB. Default 512.
+    public var partitionCacheKiB: Int = 512
     /// The clock the handler sees; tests drive it. Default: the system clock.
     public var clock: @Sendable () -> Date = { Date() }
     /// Producer tuning (compression, linger); its `client` is replaced by `kafka`.

@@ -287,7 +287,8 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         do {
             for partition in Set(partitions.map(\.partition)).sorted() {
                 let relay = try relays[partition] ?? {
-                    let store = try PartitionStore(directory: configuration.stateDirectory, partition: partition, handler: handler)
+                    let store = try PartitionStore(directory: configuration.stateDirectory, partition: partition, handler: handler,
+                                                   cacheKiB: configuration.partitionCacheKiB)
                     return OutboxRelay(store: store, producer: producer)
                 }()
                 relays[partition] = relay
