@@ -5,7 +5,7 @@ import WorkerRuntime
 /// Builds the messages workers emit, each with its deterministic id, so a redelivered input
 /// produces byte-for-byte the same output and downstream dedup recognises it.
 enum Emit {
-    static func json(_ value: some Encodable) throws -> [UInt8] { Array(try CardJSON.encode(value)) }
+    static func json(_ value: some Encodable) throws -> [UInt8] { try CardJSON.encodeBytes(value) }
 
     /// A `card.status` event keyed by application_id; id `<application>/status/<seq>`.
     static func status(_ event: StatusEvent, trace: String? = nil) throws -> OutboundMessage {

@@ -1,0 +1,230 @@
+import ArgumentParser
+import CardDomain
+import Foundation
+
+/// `fleet bench-json` (hidden): what encoding the workers' messages costs with Foundation's
+/// `JSONEncoder` and with ``CompactJSONEncoder`` (what `CardJSON.encode` uses).
+///
+/// Builds `--count` realistic messages from the demo generator, half `ApplicationEnvelope`
+/// (at the identity, routing and production stages) and half `StatusEvent` (every status),
+/// checks that both encoders write the same bytes for every one of them, then times each
+/// encoder over all of them. Prints figures; asserts nothing about speed.
+struct BenchJSON: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-json",
+        abstract: "Benchmark CardJSON.encode: Foundation JSONEncoder against CompactJSONEncoder.",
+        shouldDisplay: false)
+
+    @Option(help: "Messages to encode (half envelopes, half status events).") var count = 200_000
+    @Option(help: "Distinct generated submissions the envelopes cycle through.") var submissions = 2_000
+    @Option(help: "Generator seed.") var seed: UInt64 = 1
+    @Option(help: "Time only this encoder (fresh, reused or compact), without the byte check: for a profiler.") var only: String?
+
+    func validate() throws {
+        guard count >= 2 else { throw ValidationError("--count must be at least 2") }
+        guard submissions > 0 else { throw ValidationError("--submissions must be positive") }
+        if let only, BenchJSONRun.encoderKeys.firstIndex(of: only) == nil {
+            throw ValidationError("--only must be one of \(BenchJSONRun.encoderKeys.joined(separator: ", "))")
+        }
+    }
+
+    func run() async throws {
+        let count = count, submissions = submissions, seed = seed, only = only
+        try await OffPool.run("bench-json") {
+            try BenchJSONRun(count: count, submissions: submissions, seed: seed, only: only).run()
+        }
+    }
+}
+
+/// One benchmark run; synchronous, on a thread of its own.
+private struct BenchJSONRun {
+    let count: Int
+    let submissions: Int
+    let seed: UInt64
+    let only: String?
+
+    func run() throws {
+        let pool = try makeSubmissions()
+        let envelopes = (0..<(count / 2)).map { Self.envelope($0, pool[$0 % pool.count]) }
+        let statuses = (0..<(count - count / 2)).map { Self.status($0, pool[$0 % pool.count]) }
+        Terminal.say("bench-json: \(count) messages: \(envelopes.count) ApplicationEnvelope, \(statuses.count) StatusEvent "
+            + "(\(pool.count) distinct submissions)")
+
+        if let only {
+            // Profiling one encoder: only its work, no checks.
+            let index = Self.encoderKeys.firstIndex(of: only)!
+            for (name, results) in [("ApplicationEnvelope", try measure(envelopes, index)), ("StatusEvent", try measure(statuses, index))] {
+                Terminal.say(name)
+                report(results)
+            }
+            return
+        }
+
+        // Not timed: both encoders must agree byte for byte, and the fast path must not fall back.
+        let envelopeBytes = try verify(envelopes)
+        let statusBytes = try verify(statuses)
+        Terminal.say("verified: all \(count) encodings byte-identical to JSONEncoder([.sortedKeys, .withoutEscapingSlashes]), "
+            + "none fell back; mean size \(envelopeBytes / envelopes.count) B (envelope), \(statusBytes / statuses.count) B (status)")
+        Terminal.say("")
+
+        var totals: [String: (seconds: Double, messages: Int)] = [:]
+        for (name, results) in [("ApplicationEnvelope", try measureAll(envelopes)), ("StatusEvent", try measureAll(statuses))] {
+            Terminal.say(name)
+            report(results)
+            for result in results {
+                totals[result.name, default: (0, 0)].seconds += result.seconds
+                totals[result.name, default: (0, 0)].messages += result.messages
+            }
+        }
+        Terminal.say("both")
+        report(Self.encoderNames.map { Measurement(name: $0, seconds: totals[$0]!.seconds, messages: totals[$0]!.messages) })
+    }
+
+    // MARK: - Messages
+
+    /// Valid generated submissions, decoded into the model.
+    func makeSubmissions() throws -> [Submission] {
+        let generator = SubmissionGenerator(options: .init(
+            families: 2000, invalidShare: 0, lateShare: 0, seed: seed, runID: "benchjson"))
+        let at = Timestamp(rfc3339: "2026-11-25T10:15:00+08:00")!
+        let pool = (0..<submissions).compactMap { k in
+            try? generator.make(k, at: Timestamp(secondsSinceEpoch: at.secondsSinceEpoch + Double(k) * 1.75)).value.decode(Submission.self)
+        }
+        guard !pool.isEmpty else { throw ValidationError("the generator made no decodable submission") }
+        return pool
+    }
+
+    static func time(_ submission: Submission, plus seconds: Double) -> Timestamp {
+        Timestamp(secondsSinceEpoch: submission.submittedAt.secondsSinceEpoch + seconds)
+    }
+
+    static func traceparent(_ i: Int) -> String {
+        let hex = String(UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15, radix: 16)
+        return "00-" + String(repeating: "0", count: 32 - hex.count) + hex + "-00f067aa0ba902b7-01"
+    }
+
+    /// An envelope as the identity, routing or production worker receives it.
+    static func envelope(_ i: Int, _ submission: Submission) -> ApplicationEnvelope {
+        let label = RelationshipLabel(relationship: submission.agent.relationship, applicantGender: submission.applicant.gender)
+        let trace = i % 4 == 0 ? nil : traceparent(i)
+        let received = time(submission, plus: 0.184)
+        switch i % 3 {
+        case 0:
+            return ApplicationEnvelope(submission: submission, seq: 1, receivedAt: received, traceparent: trace)
+        case 1:
+            return ApplicationEnvelope(submission: submission, seq: 2, receivedAt: received, relationshipLabel: label,
+                                       identityVerifiedAt: time(submission, plus: 0.42), traceparent: trace)
+        default:
+            return ApplicationEnvelope(submission: submission, seq: 3, receivedAt: received, relationshipLabel: label,
+                                       identityVerifiedAt: time(submission, plus: 0.42), routedAt: time(submission, plus: 0.613),
+                                       traceparent: trace)
+        }
+    }
+
+    /// A status event of every kind the workers publish.
+    static func status(_ i: Int, _ submission: Submission) -> StatusEvent {
+        let id = submission.submissionID
+        let label = RelationshipLabel(relationship: submission.agent.relationship, applicantGender: submission.applicant.gender)
+        let bank = submission.card.bank, branch = submission.card.branch
+        let ordered = time(submission, plus: 0.9)
+        switch i % 6 {
+        case 0:
+            return StatusEvent(applicationID: id, status: .received, at: time(submission, plus: 0.184), seq: 1)
+        case 1:
+            return StatusEvent(applicationID: id, status: .identityVerified, relationshipLabel: label,
+                               at: time(submission, plus: 0.42), seq: 2)
+        case 2:
+            return StatusEvent(applicationID: id, status: .routed, relationshipLabel: label, bank: bank, branch: branch,
+                               at: time(submission, plus: 0.613), seq: 3)
+        case 3:
+            return StatusEvent(applicationID: id, status: .inProduction, relationshipLabel: label, bank: bank, branch: branch,
+                               dueBy: ordered.adding(days: CardOrder.productionDays), at: ordered, seq: 4)
+        case 4:
+            return StatusEvent(applicationID: id, status: .readyForPickup, relationshipLabel: label, bank: bank, branch: branch,
+                               dueBy: ordered.adding(days: CardOrder.productionDays), eCard: true,
+                               at: time(submission, plus: 9 * 86_400 + 0.25), seq: 5)
+        default:
+            return StatusEvent(applicationID: id, status: .rejected,
+                               reasons: [Reason(code: .relationshipNotConfirmed, field: "agent"),
+                                         Reason(code: .householdMismatch, field: nil)],
+                               at: time(submission, plus: 0.42), seq: 2)
+        }
+    }
+
+    // MARK: - Measuring
+
+    struct Measurement {
+        var name: String
+        var seconds: Double
+        var messages: Int
+    }
+
+    static let encoderKeys = ["fresh", "reused", "compact"]
+    static let encoderNames = ["JSONEncoder, new per message (CardJSON.encode before)", "JSONEncoder, one reused",
+                               "CompactJSONEncoder (CardJSON.encode now)"]
+
+    /// Encodes every value with both encoders; returns the total size.
+    func verify<T: Encodable>(_ values: [T]) throws -> Int {
+        let foundation = CardJSON.encoder()
+        var total = 0
+        for (i, value) in values.enumerated() {
+            let expected = Array(try foundation.encode(value))
+            let fast = try CompactJSONEncoder().encodeWithoutFallback(value)
+            guard fast == expected else {
+                throw ValidationError("""
+                    \(T.self) #\(i) differs:
+                    JSONEncoder:        \(String(decoding: expected, as: UTF8.self))
+                    CompactJSONEncoder: \(String(decoding: fast, as: UTF8.self))
+                    """)
+            }
+            total += fast.count
+        }
+        return total
+    }
+
+    func measureAll<T: Encodable>(_ values: [T]) throws -> [Measurement] {
+        try Self.encoderNames.indices.flatMap { try measure(values, $0) }
+    }
+
+    /// Times encoder `index` of ``encoderNames`` over all `values`.
+    func measure<T: Encodable>(_ values: [T], _ index: Int) throws -> [Measurement] {
+        let reused = CardJSON.encoder()
+        let encoders: [(T) throws -> Int] = [
+            { try CardJSON.encoder().encode($0).count },
+            { try reused.encode($0).count },
+            { try CardJSON.encodeBytes($0).count },
+        ]
+        return try [(Self.encoderNames[index], encoders[index])].map { name, encode in
+            // Warm up on a slice so the first timed pass does not pay for first-touch costs.
+            // Indices rather than `for value in values`, which would copy (retain) every value.
+            for i in values.indices.prefix(2_000) { _ = try encode(values[i]) }
+            var sink = 0
+            let clock = ContinuousClock()
+            let start = clock.now
+            for i in values.indices { sink &+= try encode(values[i]) }
+            let elapsed = clock.now - start
+            precondition(sink > 0)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return Measurement(name: name, seconds: seconds, messages: values.count)
+        }
+    }
+
+    func report(_ results: [Measurement]) {
+        func pad(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+        }
+        func padLeft(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+        }
+        for result in results {
+            let rate = Double(result.messages) / result.seconds
+            let micros = result.seconds * 1e6 / Double(result.messages)
+            Terminal.say("  " + pad(result.name, 52) + padLeft(String(format: "%.0f encodes/s", rate), 20)
+                + padLeft(String(format: "%.2f µs/encode", micros), 18))
+        }
+        guard results.count == Self.encoderNames.count, let compact = results.last else { return }
+        let fresh = results[0].seconds / compact.seconds
+        let reused = results[1].seconds / compact.seconds
+        Terminal.say("  speedup: " + String(format: "%.1f× over a new JSONEncoder per message, %.1f× over a reused one", fresh, reused))
+    }
+}
