@@ -222,6 +222,14 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private func reportStagesIfDue() {
         guard ContinuousClock.now - lastStageReport >= configuration.stageReportInterval else { return }
         lastStageReport = ContinuousClock.now
+        let started = ContinuousClock.now
+        defer {
+            // It runs on the loop's thread: every message waits while it does.
+            let took = ContinuousClock.now - started
+            if took > .milliseconds(50) {
+                logger.notice("stage report held the loop", metadata: ["duration_ms": "\(Int(took.seconds * 1000))"])
+            }
+        }
         let now = configuration.clock()
         var reports: [StageReport] = []
         var parked = StageReport(stage: "parked")
