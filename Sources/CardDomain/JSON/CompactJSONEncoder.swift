@@ -689,7 +689,7 @@ struct CompactKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
 // MARK: - Unkeyed container
 
-struct CompactUnkeyedContainer: UnkeyedEncodingContainer {
+struct CompactUnkeyedContainer: UnkeyedEncodingContainer, CompactScalarWriting {
     let encoder: CompactJSONEncoderState
     let index: Int
     let id: Int
@@ -702,47 +702,15 @@ struct CompactUnkeyedContainer: UnkeyedEncodingContainer {
     }
 
     @inline(__always)
-    private func begin() throws {
+    func begin() throws {
         try encoder.prepareWrite(index: index, id: id)
         encoder.beginElement(index: index)
     }
 
-    mutating func encodeNil() throws {
-        try begin()
-        encoder.writeNull()
-    }
 
-    mutating func encode(_ value: Bool) throws {
-        try begin()
-        encoder.writeBool(value)
-    }
-
-    mutating func encode(_ value: String) throws {
-        try begin()
-        encoder.writeString(value)
-    }
-
-    mutating func encode(_ value: Double) throws {
-        try begin()
-        try encoder.writeFloat(value)
-    }
-
-    mutating func encode(_ value: Float) throws {
-        try begin()
-        try encoder.writeFloat(value)
-    }
-
-    mutating func encode(_ value: Int) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try begin(); encoder.writeInteger(value) }
+    // Here, not in `CompactScalarWriting`: the standard library has defaults for the 128-bit
+    // integers, and a second default would be ambiguous.
     mutating func encode(_ value: Int128) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try begin(); encoder.writeInteger(value) }
     mutating func encode(_ value: UInt128) throws { try begin(); encoder.writeInteger(value) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
@@ -771,7 +739,7 @@ struct CompactUnkeyedContainer: UnkeyedEncodingContainer {
 
 // MARK: - Single value container
 
-struct CompactSingleValueContainer: SingleValueEncodingContainer {
+struct CompactSingleValueContainer: SingleValueEncodingContainer, CompactScalarWriting {
     let encoder: CompactJSONEncoderState
     /// The value (index in `slots`) this container writes.
     let slot: Int
@@ -781,52 +749,47 @@ struct CompactSingleValueContainer: SingleValueEncodingContainer {
     /// Claims the value's one write; a second write, or one after a container, falls back
     /// (JSONEncoder traps or drops it).
     @inline(__always)
-    private func begin() throws {
+    func begin() throws {
         guard !encoder.needsFallback, slot >= 0, slot == encoder.slots.count - 1,
               encoder.slots[slot].state == .empty else { throw encoder.fallback() }
         encoder.slots[slot].state = .single
     }
 
-    mutating func encodeNil() throws {
-        try begin()
-        encoder.writeNull()
-    }
 
-    mutating func encode(_ value: Bool) throws {
-        try begin()
-        encoder.writeBool(value)
-    }
-
-    mutating func encode(_ value: String) throws {
-        try begin()
-        encoder.writeString(value)
-    }
-
-    mutating func encode(_ value: Double) throws {
-        try begin()
-        try encoder.writeFloat(value)
-    }
-
-    mutating func encode(_ value: Float) throws {
-        try begin()
-        try encoder.writeFloat(value)
-    }
-
-    mutating func encode(_ value: Int) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int8) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int16) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int32) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: Int64) throws { try begin(); encoder.writeInteger(value) }
+    // Here, not in `CompactScalarWriting`: the standard library has defaults for the 128-bit
+    // integers, and a second default would be ambiguous.
     mutating func encode(_ value: Int128) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt8) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt16) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt32) throws { try begin(); encoder.writeInteger(value) }
-    mutating func encode(_ value: UInt64) throws { try begin(); encoder.writeInteger(value) }
     mutating func encode(_ value: UInt128) throws { try begin(); encoder.writeInteger(value) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
         try begin()
         try encoder.encodeValue(value, key: nil)
     }
+}
+
+// MARK: - Scalar writes shared by the unkeyed and single value containers
+
+/// A container that writes one scalar after claiming its place with `begin()` (which differs:
+/// an array element versus a single value's one write).
+protocol CompactScalarWriting {
+    var encoder: CompactJSONEncoderState { get }
+    func begin() throws
+}
+
+extension CompactScalarWriting {
+    mutating func encodeNil() throws { try begin(); encoder.writeNull() }
+    mutating func encode(_ value: Bool) throws { try begin(); encoder.writeBool(value) }
+    mutating func encode(_ value: String) throws { try begin(); encoder.writeString(value) }
+    mutating func encode(_ value: Double) throws { try begin(); try encoder.writeFloat(value) }
+    mutating func encode(_ value: Float) throws { try begin(); try encoder.writeFloat(value) }
+    mutating func encode(_ value: Int) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encode(_ value: Int8) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encode(_ value: Int16) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encode(_ value: Int32) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encode(_ value: Int64) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encode(_ value: UInt) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encode(_ value: UInt8) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encode(_ value: UInt16) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encode(_ value: UInt32) throws { try begin(); encoder.writeInteger(value) }
+    mutating func encode(_ value: UInt64) throws { try begin(); encoder.writeInteger(value) }
 }
