@@ -47,7 +47,9 @@ struct TimeTests {
     @Test("RFC 3339 timestamps parse with offsets and fractions, and re-encode as written")
     func timestamps() throws {
         for text in ["2026-11-25T10:15:00+08:00", "2026-11-25T14:02:37.512+08:00", "2026-11-25T02:30:00Z",
-                     "2026-11-24T21:00:00-05:30", "2026-11-25T10:15:00.123456+08:00"] {
+                     "2026-11-24T21:00:00-05:30", "2026-11-25T10:15:00.123456+08:00",
+                     // Padding at every width: early years, single-digit parts, a fraction with leading zeros.
+                     "0001-01-01T00:00:00Z", "1970-01-01T00:00:00.000001Z", "0999-02-03T04:05:06-00:30", "2026-02-03T04:05:06.05-00:30", "9999-12-31T23:59:59+14:00"] {
             let stamp = try #require(Timestamp(rfc3339: text), "\(text)")
             #expect(stamp.description == text)
             let data = try JSONEncoder().encode([stamp])

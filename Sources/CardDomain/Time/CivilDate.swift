@@ -19,16 +19,35 @@ public struct CivilDate: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// Parses exactly `YYYY-MM-DD` (ASCII digits, real day); anything else is `nil`.
     public init?(_ text: some StringProtocol) {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+        self.init(bytes: Array(text.utf8)[...])
+    }
+
+    /// Parses exactly `YYYY-MM-DD` from UTF-8 bytes.
+    init?(bytes: ArraySlice<UInt8>) {
+        guard bytes.count == 10 else { return nil }
+        let bytes = Array(bytes)
+        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
               let y = ASCIIDigits.int(bytes[0..<4]),
               let m = ASCIIDigits.int(bytes[5..<7]),
               let d = ASCIIDigits.int(bytes[8..<10]) else { return nil }
         self.init(year: y, month: m, day: d)
     }
 
+    // Written byte by byte: every timestamp of every message goes through here.
     public var description: String {
-        ASCIIDigits.padded(year, 4) + "-" + ASCIIDigits.padded(month, 2) + "-" + ASCIIDigits.padded(day, 2)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(10)
+        append(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `YYYY-MM-DD`.
+    func append(to bytes: inout [UInt8]) {
+        ASCIIDigits.append(year, width: 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        ASCIIDigits.append(month, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        ASCIIDigits.append(day, width: 2, to: &bytes)
     }
 
     public static func < (lhs: CivilDate, rhs: CivilDate) -> Bool {
@@ -126,6 +145,27 @@ enum ASCIIDigits {
             value = value * 10 + Int(byte - 0x30)
         }
         return value
+    }
+
+    /// Appends `value` (not negative) in decimal, zero-padded to at least `width` digits.
+    static func append(_ value: Int, width: Int, to bytes: inout [UInt8]) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var rest = value.magnitude
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            while count < width && count < buffer.count {
+                buffer[count] = UInt8(ascii: "0")
+                count += 1
+            }
+            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[i]) }
+        }
     }
 
     static func padded(_ value: Int, _ width: Int) -> String {

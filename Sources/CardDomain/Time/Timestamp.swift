@@ -61,7 +61,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public init?(rfc3339 text: some StringProtocol) {
         let b = Array(text.utf8)
         guard b.count >= 20,
-              let date = CivilDate(String(decoding: b[0..<10], as: UTF8.self)),
+              let date = CivilDate(bytes: b[0..<10]),
               b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
               b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
               let hour = ASCIIDigits.int(b[11..<13]), hour <= 23,
@@ -109,23 +109,31 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         let fractionMicros = Int(localMicros - Int64(localSeconds) * 1_000_000)
         let day = CivilDate(daysSinceEpoch: Self.floorDiv(localSeconds, 86_400))
         let secondOfDay = localSeconds - Self.floorDiv(localSeconds, 86_400) * 86_400
-        var text = day.description + "T"
-            + ASCIIDigits.padded(secondOfDay / 3600, 2) + ":"
-            + ASCIIDigits.padded(secondOfDay % 3600 / 60, 2) + ":"
-            + ASCIIDigits.padded(secondOfDay % 60, 2)
+        // Written byte by byte: every message carries several timestamps.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        day.append(to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        ASCIIDigits.append(secondOfDay / 3600, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        ASCIIDigits.append(secondOfDay % 3600 / 60, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        ASCIIDigits.append(secondOfDay % 60, width: 2, to: &bytes)
         if fractionMicros != 0 {
-            var digits = ASCIIDigits.padded(fractionMicros, 6)
-            while digits.hasSuffix("0") { digits.removeLast() }
-            text += "." + digits
+            bytes.append(UInt8(ascii: "."))
+            ASCIIDigits.append(fractionMicros, width: 6, to: &bytes)
+            while bytes.last == UInt8(ascii: "0") { bytes.removeLast() }
         }
         if utcOffsetSeconds == 0 {
-            text += "Z"
+            bytes.append(UInt8(ascii: "Z"))
         } else {
             let magnitude = abs(utcOffsetSeconds)
-            text += (utcOffsetSeconds < 0 ? "-" : "+")
-                + ASCIIDigits.padded(magnitude / 3600, 2) + ":" + ASCIIDigits.padded(magnitude % 3600 / 60, 2)
+            bytes.append(utcOffsetSeconds < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+            ASCIIDigits.append(magnitude / 3600, width: 2, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            ASCIIDigits.append(magnitude % 3600 / 60, width: 2, to: &bytes)
         }
-        return text
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     // MARK: - Codable
