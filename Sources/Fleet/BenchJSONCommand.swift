@@ -78,6 +78,20 @@ private struct BenchJSONRun {
         }
         Terminal.say("both")
         report(Self.encoderNames.map { Measurement(name: $0, seconds: totals[$0]!.seconds, messages: totals[$0]!.messages) })
+        Terminal.say("")
+        try measureDecoding(envelopes)
+    }
+
+    /// What each worker pays per message on the way in: `CardJSON.decode` of an envelope.
+    func measureDecoding(_ envelopes: [ApplicationEnvelope]) throws {
+        let encoded = try envelopes.map { try CardJSON.encodeBytes($0) }
+        var decoded = 0
+        let start = ContinuousClock.now
+        for bytes in encoded where try CardJSON.decode(ApplicationEnvelope.self, from: bytes).seq >= 0 { decoded += 1 }
+        let seconds = (ContinuousClock.now - start).seconds
+        Terminal.say("decoding (CardJSON.decode, strict parser + tree decoder)")
+        Terminal.say("  ApplicationEnvelope: " + String(format: "%.0f decodes/s  %.2f µs/decode", Double(decoded) / seconds,
+                                                         seconds / Double(max(decoded, 1)) * 1e6))
     }
 
     // MARK: - Messages
