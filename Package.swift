@@ -126,6 +126,7 @@ let package = Package(
                 "FleetSupport",
                 "CardDomain",
                 "CardWorkers",
+                "WorkerCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

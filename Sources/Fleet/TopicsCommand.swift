@@ -3,6 +3,7 @@ import Foundation
 import FleetSupport
 import Kafka
 import Logging
+import WorkerCLI
 import WorkerRuntime
 
 /// `fleet topics`: the topics of `Topics/` on a cluster.
@@ -61,15 +62,7 @@ struct TopicsApply: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let servers = try resolveBrokers(environment)
-        var extra: [String: String] = [:]
-        for (key, value) in environment where key.hasPrefix("CARD_KAFKA_") {
-            extra[key.dropFirst("CARD_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
-        }
-        for property in kafkaProperties {
-            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("--kafka-property needs key=value, got \(property)") }
-            extra[parts[0]] = parts[1]
-        }
+        let extra = try WorkerOptions.librdkafkaProperties(environment: environment, flags: kafkaProperties)
         var factor = replicationFactor
         if factor == nil, let text = environment["CARD_REPLICATION_FACTOR"], !text.isEmpty {
             guard let value = Int32(text), value >= 1 else { throw ValidationError("CARD_REPLICATION_FACTOR must be a number ≥ 1, got \(text)") }

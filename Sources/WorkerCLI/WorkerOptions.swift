@@ -64,15 +64,7 @@ public struct WorkerOptions: ParsableArguments {
         guard let servers = brokers ?? environment["CARD_BROKERS"] ?? Self.readBootstrap(bootstrapPath) else {
             throw ValidationError("no brokers: pass --brokers, set CARD_BROKERS, or start the embedded broker (fleet up) so \(bootstrapPath) exists")
         }
-        var extra: [String: String] = [:]
-        for (key, value) in environment where key.hasPrefix("CARD_KAFKA_") {
-            extra[key.dropFirst("CARD_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
-        }
-        for property in kafkaProperties {
-            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("--kafka-property needs key=value, got \(property)") }
-            extra[parts[0]] = parts[1]
-        }
+        let extra = try Self.librdkafkaProperties(environment: environment, flags: kafkaProperties)
         let stateDirectory = URL(fileURLWithPath: stateDir ?? environment["CARD_STATE_DIR"] ?? "run/state/\(worker)")
         var config = WorkerConfiguration(
             name: worker,
@@ -144,5 +136,23 @@ final class FileDrivenClock: Sendable {
             return state.offset
         }
         return Date().addingTimeInterval(offset)
+    }
+}
+
+extension WorkerOptions {
+    /// librdkafka properties from `CARD_KAFKA_<KEY>` variables (lowercased, `_` → `.`) and then
+    /// `--kafka-property key=value` flags, which win. Shared by the workers and `fleet topics`.
+    /// - Throws: `ValidationError` for a flag without `=`.
+    public static func librdkafkaProperties(environment: [String: String], flags: [String]) throws -> [String: String] {
+        var properties: [String: String] = [:]
+        for (key, value) in environment where key.hasPrefix("CARD_KAFKA_") {
+            properties[key.dropFirst("CARD_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
+        }
+        for property in flags {
+            let parts = property.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--kafka-property needs key=value, got \(property)") }
+            properties[parts[0]] = parts[1]
+        }
+        return properties
     }
 }
