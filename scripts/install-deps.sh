@@ -16,5 +16,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 python3 -c 'import jsonschema, rfc3339_validator' 2>/dev/null || python3 -m pip install -q jsonschema rfc3339-validator
 pkg-config --exists rdkafka || { echo "librdkafka not found by pkg-config" >&2; exit 1; }
+# confluent-kafka (its own, newer librdkafka) acts as the Java-style portal or bank in the outside-client tests:
+# murmur2 partitioner, transactional producer, cooperative rebalancing.
+python3 -c 'import confluent_kafka' 2>/dev/null || python3 -m pip install -q confluent-kafka
 # matplotlib draws `fleet bench`'s PNG plot (throughput and lag over time); only the bench needs it.
 python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install -q matplotlib
