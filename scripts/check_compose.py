@@ -14,7 +14,8 @@ variables interpolated the way Compose does (${VAR:-default}):
   executable's (sub)command `--help`, and every CARD_* variable it is given (compose environment,
   Dockerfile ENV) is one that `--help` documents ("Env: CARD_…");
 - workers: restart policy, a named volume at CARD_STATE_DIR, a health check on /healthz of
-  CARD_OPS_PORT, and Prometheus scrapes them on that port;
+  CARD_OPS_PORT, CARD_OPS_HOST 0.0.0.0 (the default is loopback), and Prometheus scrapes them on that port;
+- a published `fleet ops` page listens on 0.0.0.0 (its default is loopback);
 - Kafka (KRaft): unique node ids, a controller quorum that names real controller services,
   listeners consistent with the advertised ones and the protocol map, one valid CLUSTER_ID;
   CARD_BROKERS only names broker services' internal listeners;
@@ -308,12 +309,18 @@ def check_config(c, root, compose_path, env, label, helps, executables):
                     f"[{label}] {name}: health check does not probe /healthz on CARD_OPS_PORT {port}: {test!r}")
             c.check(test.split()[1:2] in (["curl"], ["wget"]) or "curl" in test or "wget" in test,
                     f"[{label}] {name}: health check needs curl or wget")
+            c.check(env.get("CARD_OPS_HOST") == "0.0.0.0",
+                    f"[{label}] {name}: CARD_OPS_HOST must be 0.0.0.0 in a container (the default, 127.0.0.1, is unreachable for Prometheus)")
             ops_ports[name] = port
             servers = env.get("CARD_BROKERS") or ""
             for server in servers.split(","):
                 host, _, port_text = server.partition(":")
                 c.check(host in brokers and port_text == str(brokers[host]),
                         f"[{label}] {name}: CARD_BROKERS entry {server} is not a broker service's internal listener {brokers}")
+        if args[:2] == ["fleet", "ops"] and s.get("ports"):
+            opts = dict(zip(args[2::1], args[3::1]))
+            c.check(opts.get("--ops-host") == "0.0.0.0",
+                    f"[{label}] {name}: publishes the ops page but does not pass --ops-host 0.0.0.0 (the default, 127.0.0.1, is unreachable from outside the container)")
     for var in dockerfile_env:
         c.check(env_is_documented(var, worker_help_union or ""), f"Dockerfile ENV {var} is not a worker option")
     c.check("curl" in open(os.path.join(root, "Dockerfile"), encoding="utf-8").read(), "Dockerfile: runtime image lacks curl for health checks")

@@ -26,6 +26,8 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Port of the ops web page (lag, throughput, statuses, stages, dead letters); 0: off.") var opsPort = 8080
     @Option(help: "First of the workers' /metrics, /healthz, /readyz ports (intake, identity, routing, production take it and the next three); 0: off.")
     var workerOpsPort = 9101
+    @Option(help: "Address the ops page and the workers' ops endpoints listen on. Default 127.0.0.1: this host only (dead-letter causes and metrics are not for the whole network); 0.0.0.0 publishes them.")
+    var opsHost = "127.0.0.1"
 
     func run() async throws {
         let logger = Logger(label: "card.fleet")
@@ -41,6 +43,10 @@ struct Up: AsyncParsableCommand {
             let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: brokers), logger: logger)
             try await offload { try admin.createTopics(specs) }
         } else {
+            // The embedded broker keeps nothing on disk: it starts empty, and the last run's worker
+            // state (offsets into partitions that no longer exist) would stop every worker with
+            // OFFSET GAP. Keep one previous run for inspection; the workers start fresh.
+            try Self.moveAsidePreviousState(in: runURL)
             let embedded = try EmbeddedCluster(logger: logger)
             for spec in specs { try embedded.createTopic(spec) }
             cluster = embedded
@@ -58,7 +64,7 @@ struct Up: AsyncParsableCommand {
         let workerOpsPorts = Dictionary(uniqueKeysWithValues: workers.enumerated().map { ($0.element.name, workerOpsPort > 0 ? workerOpsPort + $0.offset : 0) })
         var children = workers.map { worker in
             var arguments = ["--brokers", servers, "--state-dir", runURL.appendingPathComponent("state/\(worker.name)").path,
-                             "--ops-port", "\(workerOpsPorts[worker.name] ?? 0)"]
+                             "--ops-port", "\(workerOpsPorts[worker.name] ?? 0)", "--ops-host", opsHost]
             if worker.name == "identity" { arguments += ["--registry-grace-seconds", "\(registryGraceSeconds)"] }
             return ChildSpec(name: worker.name, executable: BuildProducts.executable("\(worker.name)-worker"), arguments: arguments)
         }
@@ -75,7 +81,7 @@ struct Up: AsyncParsableCommand {
             workers: workers.map { Dashboard.Worker(name: $0.name, group: "card-\($0.name)", topics: $0.handler.inputTopics) },
             supervisor: supervisor,
             hint: """
-                try: fleet status <application_id>   ·   fleet lag   ·   fleet submit --generate 100   ·   logs in \(runDir)/logs/\(opsPort > 0 ? "\n     ops page: http://127.0.0.1:\(opsPort)/" : "")
+                try: fleet status <application_id>   ·   fleet lag   ·   fleet submit --generate 100   ·   logs in \(runDir)/logs/\(opsPort > 0 ? "\n     ops page: http://\(opsHost == "0.0.0.0" ? "127.0.0.1" : opsHost):\(opsPort)/" : "")
                 Ctrl-C stops everything gracefully.
                 """,
             logger: logger)
@@ -91,7 +97,7 @@ struct Up: AsyncParsableCommand {
                 },
                 logger: logger)
             services.append(.init(service: collector))
-            services.append(.init(service: OpsPage.application(host: "0.0.0.0", port: opsPort, collector: collector, logger: logger),
+            services.append(.init(service: OpsPage.application(host: opsHost, port: opsPort, collector: collector, logger: logger),
                                   failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(
@@ -102,5 +108,16 @@ struct Up: AsyncParsableCommand {
         try? FileManager.default.removeItem(at: bootstrapFile)
         withExtendedLifetime(cluster) {}
         print("fleet stopped")
+    }
+
+    /// Moves `<run>/state` to `<run>/state.previous` (replacing an older one) when it holds anything.
+    static func moveAsidePreviousState(in runURL: URL) throws {
+        let files = FileManager.default
+        let state = runURL.appendingPathComponent("state")
+        guard let contents = try? files.contentsOfDirectory(atPath: state.path), !contents.isEmpty else { return }
+        let previous = runURL.appendingPathComponent("state.previous")
+        try? files.removeItem(at: previous)
+        try files.moveItem(at: state, to: previous)
+        print("embedded broker starts empty: the last run's worker state moved to \(previous.path)")
     }
 }

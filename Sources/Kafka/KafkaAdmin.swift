@@ -195,6 +195,24 @@ public final class KafkaAdmin: Sendable {
         }
     }
 
+    /// The cluster id the brokers report in their Metadata response (KIP-78): e.g.
+    /// `"MkU3OEVBNTcwNTJENDM2Qk"` on Apache Kafka, `"mockCluster…"` on the embedded broker.
+    /// - Returns: `nil` when the brokers report none (Metadata before v2).
+    /// - Throws: `KafkaError` (code `.metadata`) when no broker answers within `timeout`.
+    public func clusterID(timeout: Duration = .seconds(10)) throws -> String? {
+        try client.withHandle { rk in
+            // rd_kafka_clusterid gives NULL both for "no id" and for "no answer in time"; a metadata
+            // request first tells the two apart, and then the id is cached in the handle.
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(rk, 0, nil, &metadata, Int32(clamping: timeout.milliseconds))
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { throw KafkaError.rd(.metadata, err, "metadata") }
+            rd_kafka_metadata_destroy(metadata)
+            guard let id = rd_kafka_clusterid(rk, Int32(clamping: timeout.milliseconds)) else { return nil }
+            defer { rd_kafka_mem_free(rk, id) }
+            return String(cString: id)
+        }
+    }
+
     /// Low and high watermarks of a partition.
     public func watermarks(topic: String, partition: Int32, timeout: Duration = .seconds(10)) throws -> (low: Int64, high: Int64) {
         try client.withHandle { try RDKafkaWatermarks.query($0, topic: topic, partition: partition, timeout: timeout) }

@@ -19,13 +19,13 @@ extension WorkerMain {
     static func bootstrapMetrics() -> PrometheusCollectorRegistry { metricsRegistry }
 
     /// The ops HTTP service (`/metrics`, `/healthz`, `/readyz`) when a port is configured.
-    /// - Parameter port: `nil` or 0 leaves it off. Host: env `CARD_OPS_HOST`, default `0.0.0.0` (containers).
-    static func opsService(port: Int?, health: WorkerHealth, logger: Logger,
-                           environment: [String: String] = ProcessInfo.processInfo.environment) -> ServiceGroupConfiguration.ServiceConfiguration? {
+    /// - Parameters:
+    ///   - host: the listen address (`WorkerOptions.resolvedOpsHost`: `--ops-host`, `CARD_OPS_HOST`, default `127.0.0.1`).
+    ///   - port: `nil` or 0 leaves it off.
+    static func opsService(host: String, port: Int?, health: WorkerHealth, logger: Logger) -> ServiceGroupConfiguration.ServiceConfiguration? {
         guard let port, port > 0 else { return nil }
-        let host = environment["CARD_OPS_HOST"] ?? "0.0.0.0"
         let app = OpsServer.application(host: host, port: port, health: health, registry: bootstrapMetrics(), logger: logger) { bound in
-            logger.info("ops endpoints listening", metadata: ["ops.port": "\(bound)", "ops.paths": "/metrics /healthz /readyz"])
+            logger.info("ops endpoints listening", metadata: ["ops.host": "\(host)", "ops.port": "\(bound)", "ops.paths": "/metrics /healthz /readyz"])
         }
         return .init(service: app, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
     }

@@ -43,6 +43,9 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Port for /metrics, /healthz and /readyz; 0 or unset: off. Env: CARD_OPS_PORT.")
     public var opsPort: Int?
 
+    @Option(help: "Address the ops endpoints listen on. Env: CARD_OPS_HOST. Default 127.0.0.1 (this host only); containers set 0.0.0.0 so Prometheus and health checks reach them.")
+    public var opsHost: String?
+
     @Option(help: "Seconds without progress on a partition with unconsumed messages before it is reported stuck (default 60). Env: CARD_STUCK_PARTITION_SECONDS.")
     public var stuckPartitionSeconds: Double?
 
@@ -87,6 +90,18 @@ public struct WorkerOptions: ParsableArguments {
     /// The ops port from the flag, then `CARD_OPS_PORT`; `nil` when off.
     public var resolvedOpsPort: Int? { opsPort ?? ProcessInfo.processInfo.environment["CARD_OPS_PORT"].flatMap(Int.init) }
 
+    /// The ops listen address from the flag, then `CARD_OPS_HOST`, then `127.0.0.1`.
+    ///
+    /// Loopback by default: `/metrics` and the logs behind it name dead-letter causes and partitions,
+    /// which are for this host's operator, not the whole network. A container publishes them
+    /// deliberately by setting `0.0.0.0` (docker-compose.yml does).
+    public func resolvedOpsHost(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        opsHost ?? environment["CARD_OPS_HOST"] ?? WorkerOptions.defaultOpsHost
+    }
+
+    /// Where ops endpoints listen unless told otherwise: this host only.
+    public static let defaultOpsHost = "127.0.0.1"
+
     public var resolvedLogLevel: Logger.Level {
         (logLevel ?? ProcessInfo.processInfo.environment["CARD_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
     }
@@ -111,7 +126,7 @@ public enum WorkerMain {
         _ = bootstrapMetrics()
         let configuration = try options.configuration(worker: worker)
         let service = WorkerService(handler: handler, configuration: configuration, logger: logger)
-        let ops = opsService(port: options.resolvedOpsPort, health: service.health, logger: logger)
+        let ops = opsService(host: options.resolvedOpsHost(), port: options.resolvedOpsPort, health: service.health, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
                              failureTerminationBehavior: .gracefullyShutdownGroup)] + (ops.map { [$0] } ?? []),

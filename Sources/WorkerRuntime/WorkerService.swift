@@ -22,6 +22,7 @@ public struct WorkerService: Service {
     }
 
     public func run() async throws {
+        try ClusterBinding.check(directory: configuration.stateDirectory, kafka: configuration.kafka, logger: logger)
         let reference = handler.referenceTables.isEmpty ? nil
             : try ReferenceLoader(tables: handler.referenceTables, configuration: configuration, logger: logger)
         try reference?.start()

@@ -45,6 +45,12 @@ struct ComposeFileTests {
         Mutation(name: "a worker without its state volume",
                  replace: "      - identity-state:/var/lib/card/state\n", with: "",
                  expect: "identity-worker: no named volume mounted at CARD_STATE_DIR"),
+        Mutation(name: "workers left on the loopback default inside their containers",
+                 replace: "      CARD_OPS_HOST: 0.0.0.0\n", with: "",
+                 expect: "CARD_OPS_HOST must be 0.0.0.0 in a container"),
+        Mutation(name: "a published ops page left on the loopback default",
+                 replace: #", "--ops-host", "0.0.0.0"]"#, with: "]",
+                 expect: "publishes the ops page but does not pass --ops-host 0.0.0.0"),
     ])
     func rejectsMistakes(_ mutation: Mutation) throws {
         let original = try String(contentsOf: Self.root.appendingPathComponent("docker-compose.yml"), encoding: .utf8)

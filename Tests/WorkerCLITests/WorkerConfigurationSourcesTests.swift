@@ -191,6 +191,13 @@ struct WorkerConfigurationSourcesTests {
         }
     }
 
+    @Test("ops endpoints listen on loopback unless told otherwise; CARD_OPS_HOST, then --ops-host, open them")
+    func opsHostIsLoopbackByDefault() throws {
+        #expect(try WorkerOptions.parse([]).resolvedOpsHost(environment: [:]) == "127.0.0.1")
+        #expect(try WorkerOptions.parse([]).resolvedOpsHost(environment: ["CARD_OPS_HOST": "0.0.0.0"]) == "0.0.0.0")
+        #expect(try WorkerOptions.parse(["--ops-host", "10.0.0.7"]).resolvedOpsHost(environment: ["CARD_OPS_HOST": "0.0.0.0"]) == "10.0.0.7")
+    }
+
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("worker-cli-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
