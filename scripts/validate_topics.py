@@ -51,7 +51,7 @@ CONTRACT_TOPICS = {
     "registry.persons": "compact",
     "bank.branches": "compact",
 }
-PROJECT_TOPICS = {"card.application-closed": "delete"}
+PROJECT_TOPICS = {"card.application-closed": "delete", "card.dlq-audit": "delete"}
 # Topics that must have the same partition count (same key, joined by one worker).
 CO_PARTITIONED = [
     ("card.submission", "card.application-closed"),

@@ -300,6 +300,7 @@ struct CompactJSONEncoderTests {
             case .bankEvents: try Self.expectDecodedIdentical(BankEvent.self, example, model, index)
             case .status: try Self.expectDecodedIdentical(StatusEvent.self, example, model, index)
             case .dlq: try Self.expectDecodedIdentical(DeadLetter.self, example, model, index)
+            case .dlqAudit: try Self.expectDecodedIdentical(DeadLetterAudit.self, example, model, index)
             case .registryPersons: try Self.expectDecodedIdentical(RegistryPerson.self, example, model, index)
             case .bankBranches: try Self.expectDecodedIdentical(Branch.self, example, model, index)
             }

@@ -54,6 +54,7 @@ extension TopicExamplesTests {
         case bankEvents = "card.bank-events"
         case status = "card.status"
         case dlq = "card.dlq"
+        case dlqAudit = "card.dlq-audit"
         case registryPersons = "registry.persons"
         case bankBranches = "bank.branches"
 
@@ -69,6 +70,7 @@ extension TopicExamplesTests {
             case .bankEvents: "BankEvent"
             case .status: "StatusEvent"
             case .dlq: "DeadLetter"
+            case .dlqAudit: "DeadLetterAudit"
             case .registryPersons: "RegistryPerson"
             case .bankBranches: "Branch"
             }
@@ -85,6 +87,7 @@ extension TopicExamplesTests {
             case .bankEvents: try RoundTrip.check(BankEvent.self, topic: topic)
             case .status: try RoundTrip.check(StatusEvent.self, topic: topic)
             case .dlq: try RoundTrip.check(DeadLetter.self, topic: topic)
+            case .dlqAudit: try RoundTrip.check(DeadLetterAudit.self, topic: topic)
             case .registryPersons: try RoundTrip.check(RegistryPerson.self, topic: topic)
             case .bankBranches: try RoundTrip.check(Branch.self, topic: topic)
             }

@@ -17,6 +17,9 @@ public struct DeadLetter: Sendable, Hashable, Codable {
     /// Which worker gave up on it (`intake`, `identity`, …).
     public var worker: String
     public var at: Timestamp
+    /// The dead letter this record was replayed from (`card.dlq/<partition>/<offset>`), when it
+    /// failed again after `fleet dlq replay`: a chain an operator can follow, never a loop.
+    public var replayOf: String?
 
     /// Creates a dead letter, redacting `error` and base64-encoding `payload`.
     /// - Parameters:
@@ -55,6 +58,7 @@ public struct DeadLetter: Sendable, Hashable, Codable {
         case partition, offset, key, error
         case payloadBase64 = "payload_base64"
         case worker, at
+        case replayOf = "replay_of"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -68,5 +72,6 @@ public struct DeadLetter: Sendable, Hashable, Codable {
         try c.encode(payloadBase64, forKey: .payloadBase64)
         try c.encode(worker, forKey: .worker)
         try c.encode(at, forKey: .at)
+        try c.encodeIfPresent(replayOf, forKey: .replayOf)
     }
 }

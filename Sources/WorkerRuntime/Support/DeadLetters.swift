@@ -25,10 +25,18 @@ enum DeadLetters {
             cause += " (key cut to its first \(maxKeyBytes) of \(k.count) bytes)"
         }
         // DeadLetter redacts the cause; the original key travels as the contract asks, so ops can replay.
-        let letter = DeadLetter(sourceTopic: m.topic, partition: m.partition, offset: m.offset,
+        var letter = DeadLetter(sourceTopic: m.topic, partition: m.partition, offset: m.offset,
                                 key: key.map { String(decoding: $0, as: UTF8.self) }, error: cause,
                                 payload: payload.prefix(maxPayloadBytes), worker: worker, at: Timestamp(at))
+        // A replayed record that fails again points to the dead letter it came from (informational:
+        // only a well-formed id is kept, so an outside header cannot smuggle text into card.dlq).
+        if let from = m.header(replayOfHeader)?.stringValue, from.wholeMatch(of: /card\.dlq\/[0-9]{1,9}\/[0-9]{1,19}/) != nil {
+            letter.replayOf = from
+        }
         let json = (try? CardJSON.encode(letter)) ?? Data("{}".utf8)
         return OutboundMessage(topic: topic, key: key, value: Array(json), id: "dlq/\(m.topic)/\(m.partition)/\(m.offset)")
     }
 }
+
+/// Header `fleet dlq replay` puts on a replayed record: the dead letter it came from, `card.dlq/<partition>/<offset>`.
+public let replayOfHeader = "card-replay-of"
