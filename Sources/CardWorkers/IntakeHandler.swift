@@ -14,6 +14,16 @@ public struct IntakeHandler: WorkerHandler {
 
     public var inputTopics: [String] { [CardTopics.submission, CardTopics.applicationClosed] }
 
+    /// Portals write `card.submission` with whatever client and key they have; `card.application-closed` is the fleet's.
+    public func origin(of topic: String) -> InputOrigin { topic == CardTopics.submission ? .outside : .fleet }
+
+    /// A submission's contract key: the applicant's id_number (contract.md, "Topics"). A submission
+    /// without one (or without a usable submission_id) can only be dead-lettered or rejected where it is.
+    public func contractKey(of message: InboundMessage) -> [UInt8]? {
+        guard message.topic == CardTopics.submission else { return nil }
+        return ContractKeys.submission(message.value ?? []).map { Array($0.utf8) }
+    }
+
     public func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("intake-v1") { db in
             try db.execute(sql: """

@@ -15,6 +15,17 @@ public struct ProductionHandler: WorkerHandler {
 
     public var inputTopics: [String] { [CardTopics.cardProduction, CardTopics.bankEvents] }
 
+    /// Banks write `card.bank-events` with whatever client, key and headers they have (some copy the
+    /// order's `card-message-id`); `card.card-production` is the fleet's.
+    public func origin(of topic: String) -> InputOrigin { topic == CardTopics.bankEvents ? .outside : .fleet }
+
+    /// A bank event's contract key: its application_id (contract.md, "Topics"). An event that does not
+    /// decode is dead-lettered where it is, with the cause.
+    public func contractKey(of message: InboundMessage) -> [UInt8]? {
+        guard message.topic == CardTopics.bankEvents else { return nil }
+        return ContractKeys.bankEvent(message.value ?? []).map { Array($0.utf8) }
+    }
+
     public func migrate(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("production-v1") { db in
             try db.execute(sql: """

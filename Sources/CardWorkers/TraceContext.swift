@@ -32,7 +32,8 @@ public enum TraceContext {
     private static func parse(_ value: String?) -> (traceID: String, spanID: String, flags: String)? {
         guard let value else { return nil }
         let parts = value.lowercased().split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
+        // W3C Trace Context §3.2: version 00 has exactly four fields; a later version may add more after them.
+        guard parts.count >= 4, parts[0] != "00" || parts.count == 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
               parts.prefix(4).allSatisfy({ $0.allSatisfy(\.isHexDigit) }),
               parts[1] != String(repeating: "0", count: 32), parts[2] != String(repeating: "0", count: 16) else { return nil }
         return (parts[1], parts[2], parts[3])

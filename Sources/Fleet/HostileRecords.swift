@@ -1,6 +1,7 @@
 import CardDomain
 import CardWorkers
 import Foundation
+import Kafka
 
 /// Generated hostile records for every topic the fleet reads, each with what the fleet must make of it.
 ///
@@ -284,6 +285,16 @@ struct HostileGenerator {
         return Record(topic: topic, partition: partition, key: key, value: value, kind: kind + suffix, expectation: expectation)
     }
 
+    /// The contract key of a record on an outside-written topic, as the workers derive it (`ContractKeys`).
+    static func contractKey(topic: String, value: [UInt8]?) -> String? {
+        guard let value else { return nil }
+        switch topic {
+        case CardTopics.submission: return ContractKeys.submission(value)
+        case CardTopics.bankEvents: return ContractKeys.bankEvent(value)
+        default: return nil
+        }
+    }
+
     /// `count` records over the input topics: half to card.submission, the rest spread evenly,
     /// each topic's records round-robin over its partitions (so every offset is known in advance).
     mutating func records(count: Int, partitions: (String) -> Int32) -> [Record] {
@@ -294,7 +305,13 @@ struct HostileGenerator {
             let index = perTopic[topic, default: 0]
             perTopic[topic] = index + 1
             let partition = index % partitions(topic)
-            out.append(topic == CardTopics.submission ? submissionRecord(partition: partition) : otherRecord(topic: topic, partition: partition))
+            var record = topic == CardTopics.submission ? submissionRecord(partition: partition) : otherRecord(topic: topic, partition: partition)
+            // A record whose contract key the fleet can read goes where that key maps (whatever its Kafka
+            // key): elsewhere the worker would re-key it to there, off the offsets this run checks.
+            if let contractKey = Self.contractKey(topic: topic, value: record.value) {
+                record.partition = KafkaPartitioner.fleetDefault.partition(forKey: Array(contractKey.utf8), partitionCount: partitions(topic))
+            }
+            out.append(record)
         }
         return out
     }

@@ -48,8 +48,19 @@ public struct KafkaProducerConfiguration: Sendable {
     /// none visible (500,000 × 200 B acknowledged in the same time). On Apache Kafka up to 5 is
     /// safe and may help across a slow network: set it through `extraProperties`.
     public var maxInFlight: Int = 1
+    /// How a keyed record's partition is chosen (librdkafka `partitioner`). Default `murmur2_random`:
+    /// Java's default, so records the fleet writes land where a Java, kafkajs or Sarama client would put
+    /// the same key, and topics joined by key stay co-partitioned whichever client wrote them.
+    /// librdkafka's own default (`consistent_random`, CRC32) would not. An operator whose data is already
+    /// partitioned under CRC32 may set `partitioner` through `extraProperties` (see docs/deploying.md);
+    /// `effectivePartitioner` tells which one applies.
+    public var partitioner: KafkaPartitioner = .fleetDefault
 
     public init(client: KafkaClientConfiguration) { self.client = client }
+
+    /// The partitioner the producer actually uses once `extraProperties` are applied, or `nil` when
+    /// they name one that does not depend on the key alone.
+    public var effectivePartitioner: KafkaPartitioner? { KafkaPartitioner.named(in: properties) }
 
     var properties: [String: String] {
         var p = client.properties
@@ -61,6 +72,7 @@ public struct KafkaProducerConfiguration: Sendable {
         p["message.timeout.ms"] = String(messageTimeout.milliseconds)
         p["queue.buffering.max.messages"] = String(queueMaxMessages)
         p["max.in.flight.requests.per.connection"] = String(maxInFlight)
+        p[KafkaPartitioner.property] = partitioner.rawValue
         p.merge(client.extraProperties) { _, extra in extra }
         return p
     }

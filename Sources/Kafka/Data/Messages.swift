@@ -10,7 +10,7 @@ public struct KafkaHeader: Sendable, Hashable {
 /// A message to produce.
 public struct ProducerRecord: Sendable, Hashable {
     public var topic: String
-    /// Explicit partition, or `nil` to let the key decide (librdkafka's consistent_random partitioner).
+    /// Explicit partition, or `nil` to let the key decide (the producer's `partitioner`: murmur2 by default, see `KafkaPartitioner`).
     public var partition: Int32?
     public var key: [UInt8]?
     public var value: [UInt8]?

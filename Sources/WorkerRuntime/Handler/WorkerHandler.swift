@@ -30,9 +30,12 @@ public struct OutboundMessage: Sendable, Hashable {
     public var value: [UInt8]
     public var id: String
     public var headers: [KafkaHeader]
+    /// An explicit partition, or `nil` to let the producer's partitioner place it by key (murmur2).
+    public var partition: Int32?
 
-    public init(topic: String, key: [UInt8]?, value: [UInt8], id: String, headers: [KafkaHeader] = []) {
+    public init(topic: String, key: [UInt8]?, value: [UInt8], id: String, headers: [KafkaHeader] = [], partition: Int32? = nil) {
         self.topic = topic
+        self.partition = partition
         self.key = key
         self.value = value
         self.id = id
@@ -91,12 +94,19 @@ public protocol WorkerHandler: Sendable {
     /// Runs every `stageReportInterval` per open partition, read-only: the stage's unfinished
     /// applications and recent time-in-stage, published as `card_stage_*` gauges. Default: none.
     func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport]
+    /// Who writes `topic`: the fleet (its `card-message-id` dedups) or the world outside (see `InputOrigin`). Default `.fleet`.
+    func origin(of topic: String) -> InputOrigin
+    /// The contract's key of a record on an outside-written input topic, from its value, or `nil` when
+    /// it names none the worker would keep state under (see `InputOrigin`). Default `nil`.
+    func contractKey(of message: InboundMessage) -> [UInt8]?
 }
 
 extension WorkerHandler {
     public var referenceTables: [any ReferenceTable] { [] }
     public func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage] { [] }
     public func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport] { [] }
+    public func origin(of topic: String) -> InputOrigin { .fleet }
+    public func contractKey(of message: InboundMessage) -> [UInt8]? { nil }
 }
 
 /// An error a handler throws when trying again later can succeed (the message is retried, not dead-lettered).

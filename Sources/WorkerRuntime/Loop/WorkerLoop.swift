@@ -20,6 +20,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private let metrics: WorkerMetrics
     private let stopRequested = Mutex(false)
     private let health: WorkerHealth
+    private let placement: InputPlacement
 
     private var relays: [Int32: OutboxRelay] = [:]
     private var nextRetryAt: [Int32: Date] = [:]
@@ -41,6 +42,8 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         var producerConfig = configuration.producer
         producerConfig.client = configuration.kafka
         producer = try KafkaProducer(configuration: producerConfig, logger: logger)
+        placement = try InputPlacement(handler: handler, producer: producerConfig,
+                                       admin: try KafkaAdmin(configuration: configuration.kafka, logger: logger), logger: logger, metrics: metrics)
         consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: configuration.kafka, groupID: configuration.groupID),
                                      logger: logger)
     }
@@ -50,6 +53,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
 
     /// Runs until `requestStop`, then finishes the batch, drains the outbox, commits and leaves the group.
     func run() throws {
+        try placement.refresh()
         try consumer.subscribe(handler.inputTopics, listener: self)
         logger.info("worker started", metadata: [LogKey.worker: "\(configuration.name)", "topics": "\(handler.inputTopics)"])
         while !isStopping {
@@ -88,9 +92,17 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                 var next: [String: Int64] = [:]
                 for message in batch {
                     next[message.topic] = message.offset + 1
-                    if let id = message.header(messageIDHeader)?.stringValue {
+                    if let copy = placement.rekeyed(message) {
+                        fresh.append(try PartitionStore.append(db, copy))
+                        emitted += 1
+                        continue
+                    }
+                    if placement.trustsMessageID(on: message.topic), let id = message.header(messageIDHeader)?.stringValue {
                         if try PartitionStore.isApplied(db, id: id) {
                             metrics.duplicatesDropped.increment()
+                            logger.info("duplicate dropped: message id already applied", metadata: [
+                                LogKey.topic: "\(message.topic)", LogKey.partition: "\(message.partition)",
+                                LogKey.offset: "\(message.offset)", LogKey.messageID: "\(maskedForLog(id))"])
                             continue
                         }
                         try PartitionStore.markApplied(db, id: id, at: now)
@@ -293,6 +305,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
         var positions: [TopicPartitionOffset] = []
         do {
+            try placement.refresh()  // partitions may have been added since the start
             for partition in Set(partitions.map(\.partition)).sorted() {
                 let relay = try relays[partition] ?? {
                     let store = try PartitionStore(directory: configuration.stateDirectory, partition: partition, handler: handler,

@@ -54,6 +54,10 @@ final class PartitionStore {
                 CREATE INDEX runtime_retry_due ON runtime_retry(next_at);
                 """)
         }
+        // An explicit partition for re-keyed records (InputPlacement); NULL lets the partitioner decide.
+        migrator.registerMigration("runtime-v2-outbox-partition") { db in
+            try db.execute(sql: "ALTER TABLE runtime_outbox ADD COLUMN partition INTEGER")
+        }
     }
 
     // MARK: - Offsets
@@ -94,11 +98,11 @@ final class PartitionStore {
     /// Appends a message to the outbox.
     /// - Returns: the row as the relay will send it (its seq, and the record with the id header).
     static func append(_ db: Database, _ message: OutboundMessage) throws -> OutboxRow {
-        try db.cachedStatement(sql: "INSERT INTO runtime_outbox (topic, key, value, message_id, headers) VALUES (?, ?, ?, ?, ?)")
+        try db.cachedStatement(sql: "INSERT INTO runtime_outbox (topic, key, value, message_id, headers, partition) VALUES (?, ?, ?, ?, ?, ?)")
             .execute(arguments: [message.topic, message.key.map { Data($0) }, Data(message.value), message.id,
-                                 HeaderCoding.encode(message.headers)])
+                                 HeaderCoding.encode(message.headers), message.partition])
         return OutboxRow(seq: db.lastInsertedRowID, record: ProducerRecord(
-            topic: message.topic, key: message.key, value: message.value,
+            topic: message.topic, partition: message.partition, key: message.key, value: message.value,
             headers: message.headers + [KafkaHeader(name: messageIDHeader, string: message.id)]))
     }
 
@@ -110,14 +114,14 @@ final class PartitionStore {
     /// Rows after `seq`, oldest first, with the message id header added.
     func outboxRows(after seq: Int64, limit: Int) throws -> [OutboxRow] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, topic, key, value, message_id, headers FROM runtime_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            try Row.fetchAll(db, sql: "SELECT seq, topic, key, value, message_id, headers, partition FROM runtime_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
                              arguments: [seq, limit]).map { row in
                 let key: Data? = row["key"]
                 let value: Data = row["value"]
                 var headers = HeaderCoding.decode(row["headers"])
                 headers.append(KafkaHeader(name: messageIDHeader, string: row["message_id"]))
                 return OutboxRow(seq: row["seq"], record: ProducerRecord(
-                    topic: row["topic"], key: key.map { Array($0) }, value: Array(value), headers: headers))
+                    topic: row["topic"], partition: row["partition"], key: key.map { Array($0) }, value: Array(value), headers: headers))
             }
         }
     }

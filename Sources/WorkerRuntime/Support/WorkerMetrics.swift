@@ -7,6 +7,8 @@ struct WorkerMetrics {
     let deadLettered: Counter
     let retried: Counter
     let duplicatesDropped: Counter
+    /// Records of outside-written topics found off their contract key's partition and re-keyed there.
+    let rekeyed: Counter
     let offsetGaps: Counter
     let batchLatency: Timer
     let outboxDepth: Gauge
@@ -21,6 +23,7 @@ struct WorkerMetrics {
         deadLettered = Counter(label: "card_worker_dead_lettered_total", dimensions: d)
         retried = Counter(label: "card_worker_retries_total", dimensions: d)
         duplicatesDropped = Counter(label: "card_worker_duplicates_dropped_total", dimensions: d)
+        rekeyed = Counter(label: "card_worker_rekeyed_total", dimensions: d)
         offsetGaps = Counter(label: "card_worker_offset_gaps_total", dimensions: d)
         batchLatency = Timer(label: "card_worker_batch_duration_seconds", dimensions: d)
         outboxDepth = Gauge(label: "card_worker_outbox_depth", dimensions: d)
