@@ -14,6 +14,8 @@ import FoundationNetworking
 final class OpsCollector: Service, @unchecked Sendable {
     /// A dead letter as the page may show it: key and cause masked, never the payload.
     struct DeadLetterRow: Sendable, Codable, Hashable {
+        /// `card.dlq/<partition>/<offset>`: what `fleet dlq show` and `fleet dlq replay` take.
+        var id: String
         var at: String
         var worker: String
         var sourceTopic: String
@@ -21,6 +23,23 @@ final class OpsCollector: Service, @unchecked Sendable {
         var offset: Int64
         var key: String?
         var cause: String
+    }
+
+    /// A replay or a reveal of a dead letter, as the page shows it.
+    struct AuditRow: Sendable, Codable, Hashable {
+        var at: String
+        var action: String
+        var deadLetter: String
+        var sourceTopic: String
+        var operatorName: String
+        var reason: String
+        var patch: [String]?
+        enum CodingKeys: String, CodingKey {
+            case at, action, reason, patch
+            case deadLetter = "dead_letter"
+            case sourceTopic = "source_topic"
+            case operatorName = "operator"
+        }
     }
 
     /// One point of the charts.
@@ -47,6 +66,10 @@ final class OpsCollector: Service, @unchecked Sendable {
         var applications = 0
         var deadLetters: [DeadLetterRow] = []
         var deadLetterTotal = 0
+        /// Dead letters seen since the page started, by cause with numbers and masked ids folded (`DeadLetterCasework.causeClass`).
+        var deadLetterCauses: [String: Int] = [:]
+        /// The newest replays and reveals from card.dlq-audit, newest first (reasons masked).
+        var audit: [AuditRow] = []
         var workers: [WorkerGauges] = []
         var error: String?
     }
@@ -77,6 +100,7 @@ final class OpsCollector: Service, @unchecked Sendable {
         var monitor: LagMonitor?
         var statusReader: TopicReader?
         var dlqReader: TopicReader?
+        var auditReader: TopicReader?
         var tally = StatusTally()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
@@ -96,12 +120,23 @@ final class OpsCollector: Service, @unchecked Sendable {
                     statusReader = status
                     dlqReader = dlq
                 }
+                if auditReader == nil {
+                    // Older clusters may lack card.dlq-audit (`fleet topics apply` creates it): the rest of the page still works.
+                    let servers = bootstrapServers
+                    auditReader = try? await offload { () -> TopicReader in
+                        let reader = try TopicReader(bootstrapServers: servers)
+                        try reader.start([DeadLetterCasework.auditTopic])
+                        return reader
+                    }
+                }
                 let lagMonitor = monitor!
                 let report = try await offload { try lagMonitor.sample() }
                 let statusReaderNow = statusReader!, dlqReaderNow = dlqReader!
                 let statusMessages = try await offload { statusReaderNow.poll(timeout: .milliseconds(50)).messages }
                 for message in statusMessages { tally.add(message) }
                 let letters = try await offload { dlqReaderNow.poll(timeout: .milliseconds(20)).messages }.compactMap(Self.row)
+                let auditReaderNow = auditReader
+                let audit = try await offload { auditReaderNow?.poll(timeout: .milliseconds(20)).messages ?? [] }.compactMap(Self.auditRow)
                 let workers = await scrapeWorkers()
                 let counts = Dictionary(uniqueKeysWithValues: tally.current.map { ($0.key.rawValue, $0.value) })
                 let applications = tally.applications
@@ -124,6 +159,8 @@ final class OpsCollector: Service, @unchecked Sendable {
                     s.applications = applications
                     s.deadLetters = Array((letters.reversed() + s.deadLetters).prefix(50))
                     s.deadLetterTotal += letters.count
+                    for letter in letters { s.deadLetterCauses[DeadLetterCasework.causeClass(letter.cause), default: 0] += 1 }
+                    s.audit = Array((audit.reversed() + s.audit).prefix(20))
                     s.workers = workers
                 }
             } catch {
@@ -134,10 +171,17 @@ final class OpsCollector: Service, @unchecked Sendable {
         }
     }
 
+    /// Decodes a card.dlq-audit record into what may be shown: the reason masked again (it is free text).
+    static func auditRow(_ message: ConsumedMessage) -> AuditRow? {
+        guard let audit = try? CardJSON.decode(DeadLetterAudit.self, from: message.value ?? []) else { return nil }
+        return AuditRow(at: audit.at.description, action: audit.action.rawValue, deadLetter: audit.deadLetter, sourceTopic: audit.sourceTopic,
+                        operatorName: audit.operatorName, reason: Masking.redact(audit.reason), patch: audit.patch)
+    }
+
     /// Decodes a card.dlq record into what may be shown: the key masked (it may be an ID number), the cause masked again.
     static func row(_ message: ConsumedMessage) -> DeadLetterRow? {
         guard let letter = try? JSONDecoder().decode(DeadLetter.self, from: Data(message.value ?? [])) else { return nil }
-        return DeadLetterRow(at: letter.at.description, worker: letter.worker, sourceTopic: letter.sourceTopic,
+        return DeadLetterRow(id: DeadLetterAudit.id(partition: message.partition, offset: message.offset), at: letter.at.description, worker: letter.worker, sourceTopic: letter.sourceTopic,
                              partition: letter.partition, offset: letter.offset, key: letter.key.map(Masking.redact),
                              cause: Masking.redact(letter.error))
     }

@@ -19,7 +19,8 @@ enum OpsPage {
             let encoder = CardJSON.encoder()
             encoder.outputFormatting = [.sortedKeys]
             let payload = StateJSON(lag: s.lag, statuses: s.statusCounts, applications: s.applications,
-                                    deadLetters: s.deadLetters, workers: s.workers, history: s.history)
+                                    deadLetters: s.deadLetters, deadLetterCauses: s.deadLetterCauses, audit: s.audit,
+                                    workers: s.workers, history: s.history)
             let data = (try? encoder.encode(payload)) ?? Data("{}".utf8)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
@@ -31,9 +32,14 @@ enum OpsPage {
         var statuses: [String: Int]
         var applications: Int
         var deadLetters: [OpsCollector.DeadLetterRow]
+        var deadLetterCauses: [String: Int]
+        var audit: [OpsCollector.AuditRow]
         var workers: [OpsCollector.WorkerGauges]
         var history: [OpsCollector.Point]
-        enum CodingKeys: String, CodingKey { case lag, statuses, applications, workers, history, deadLetters = "dead_letters" }
+        enum CodingKeys: String, CodingKey {
+            case lag, statuses, applications, workers, history, audit = "dlq_audit"
+            case deadLetters = "dead_letters", deadLetterCauses = "dead_letter_causes"
+        }
     }
 
     static func application(host: String, port: Int, collector: OpsCollector, logger: Logger,
@@ -124,9 +130,23 @@ enum OpsPage {
         if s.workers.isEmpty { out += "<tr><td colspan=\"9\" class=\"muted\">no worker metrics configured (--worker-metrics name=url)</td></tr>" }
         out += "</table>"
 
-        out += "<h2>Dead letters (\(s.deadLetterTotal), newest first)</h2><table id=\"dead-letters\"><tr><th>at</th><th>worker</th><th>source</th><th>key</th><th>cause</th></tr>"
+        out += "<h2>Dead letters by cause</h2><table id=\"dead-letter-causes\"><tr><th>count</th><th>cause</th></tr>"
+        for (cause, count) in s.deadLetterCauses.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) {
+            out += "<tr><td class=\"num\">\(count)</td><td class=\"cause\">\(escape(cause))</td></tr>"
+        }
+        if s.deadLetterCauses.isEmpty { out += "<tr><td colspan=\"2\" class=\"muted\">none</td></tr>" }
+        out += "</table>"
+        out += "<h2>Replays and reveals (newest first; fleet dlq)</h2><table id=\"dlq-audit\"><tr><th>at</th><th>action</th><th>dead letter</th><th>source</th><th>operator</th><th>reason</th><th>repair</th></tr>"
+        for a in s.audit {
+            out += "<tr><td>\(escape(a.at))</td><td>\(escape(a.action))</td><td>\(escape(a.deadLetter))</td><td>\(escape(a.sourceTopic))</td>"
+            out += "<td>\(escape(a.operatorName))</td><td class=\"cause\">\(escape(a.reason))</td><td class=\"cause\">\(escape((a.patch ?? []).joined(separator: "; ")))</td></tr>"
+        }
+        if s.audit.isEmpty { out += "<tr><td colspan=\"7\" class=\"muted\">none</td></tr>" }
+        out += "</table>"
+
+        out += "<h2>Dead letters (\(s.deadLetterTotal), newest first)</h2><table id=\"dead-letters\"><tr><th>id</th><th>at</th><th>worker</th><th>source</th><th>key</th><th>cause</th></tr>"
         for d in s.deadLetters {
-            out += "<tr><td>\(escape(d.at))</td><td>\(escape(d.worker))</td><td>\(escape(d.sourceTopic))[\(d.partition)]@\(d.offset)</td>"
+            out += "<tr><td>\(escape(d.id))</td><td>\(escape(d.at))</td><td>\(escape(d.worker))</td><td>\(escape(d.sourceTopic))[\(d.partition)]@\(d.offset)</td>"
             out += "<td>\(escape(d.key ?? "—"))</td><td class=\"cause\">\(escape(d.cause))</td></tr>"
         }
         out += "</table>"

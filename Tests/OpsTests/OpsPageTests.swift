@@ -14,7 +14,7 @@ struct OpsPageTests {
     @Test("shows a stalled group's status and lag, applications per status, and dead letters with masked key and cause")
     func pageInChromium() async throws {
         let cluster = try EmbeddedCluster(logger: logger)
-        for topic in ["card.status", "card.dlq", "ops.input"] { try cluster.createTopic(TopicSpec(name: topic, partitions: 2)) }
+        for topic in ["card.status", "card.dlq", "card.dlq-audit", "ops.input"] { try cluster.createTopic(TopicSpec(name: topic, partitions: 2)) }
         let client = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client), logger: logger)
         let idNumber = "110105201503070013"
@@ -22,6 +22,14 @@ struct OpsPageTests {
                                 error: "not JSON: unexpected character near 13412342458", payload: Array("{oops \(idNumber)".utf8),
                                 worker: "intake", at: Timestamp(Date()))
         var records = [ProducerRecord(topic: "card.dlq", key: Array(idNumber.utf8), value: Array(try JSONEncoder().encode(letter)))]
+        // A second letter that failed the same way (other numbers): one cause, counted twice.
+        var sibling = letter
+        sibling.error = "not JSON: unexpected character near 13800001111"
+        sibling.offset = 43
+        records.append(ProducerRecord(topic: "card.dlq", key: Array(idNumber.utf8), value: Array(try JSONEncoder().encode(sibling))))
+        let audit = DeadLetterAudit(action: .replay, deadLetter: "card.dlq/1/7", sourceTopic: "card.bank-events", operatorName: "wang.li",
+                                    reason: "order arrived; called back 13412342458", at: Timestamp(Date()), patch: ["add /reason: \"x\""])
+        records.append(ProducerRecord(topic: "card.dlq-audit", key: Array("card.dlq/1/7".utf8), value: Array(try JSONEncoder().encode(audit))))
         for (i, status) in [ApplicationStatus.received, .received, .rejected].enumerated() {
             let event = StatusEvent(applicationID: "ops-\(i)", submissionID: "ops-\(i)", status: status, at: Timestamp(Date()), seq: 1)
             records.append(ProducerRecord(topic: "card.status", key: Array("ops-\(i)".utf8), value: Array(try JSONEncoder().encode(event))))
@@ -56,6 +64,10 @@ struct OpsPageTests {
             #expect(dom.contains("<tr data-status=\"rejected\"><td>rejected</td><td class=\"num\">1</td></tr>"))
             #expect(dom.contains("not JSON: unexpected character near 134****2458"), "the dead letter's cause, masked")
             #expect(dom.contains("110105********0013") && !dom.contains(idNumber), "the key masked")
+            #expect(dom.contains("<tr><td class=\"num\">2</td><td class=\"cause\">not JSON: unexpected character near #</td></tr>"),
+                    "dead letters grouped by cause with their count")
+            #expect(dom.contains("<td>replay</td><td>card.dlq/1/7</td><td>card.bank-events</td><td>wang.li</td><td class=\"cause\">order arrived; called back 134****2458</td>"),
+                    "the replay history, its reason masked")
             #expect(dom.contains("id=\"lag-chart\"") && dom.contains("<polyline data-series=\"ops-group\""), "the lag chart drawn")
 
             let png = FileManager.default.temporaryDirectory.appendingPathComponent("ops-page-\(UUID().uuidString).png")
