@@ -10,8 +10,10 @@ import ServiceLifecycle
 /// stage gauges from the workers, and dead letters with their (masked) causes. Self-contained:
 /// inline SVG and a few lines of inline script that refresh the body in place (no CDN here).
 enum OpsPage {
-    static func router(collector: OpsCollector) -> Router<BasicRequestContext> {
+    /// - Parameter token: when set, every path needs it (``OpsAccessToken``).
+    static func router(collector: OpsCollector, token: String? = nil) -> Router<BasicRequestContext> {
         let router = Router()
+        if let token, !token.isEmpty { router.add(middleware: OpsAccessToken(token: token)) }
         router.get("/") { _, _ in html(page(collector.snapshot)) }
         router.get("/fragment") { _, _ in html(body(collector.snapshot)) }
         router.get("/api/state") { _, _ -> Response in
@@ -42,9 +44,9 @@ enum OpsPage {
         }
     }
 
-    static func application(host: String, port: Int, collector: OpsCollector, logger: Logger,
+    static func application(host: String, port: Int, collector: OpsCollector, token: String? = nil, logger: Logger,
                             onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> some Service {
-        Application(router: router(collector: collector), configuration: .init(address: .hostname(host, port: port), serverName: "card-fleet-ops"),
+        Application(router: router(collector: collector, token: token), configuration: .init(address: .hostname(host, port: port), serverName: "card-fleet-ops"),
                     onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
     }
 
@@ -211,7 +213,8 @@ struct OpsCommand: AsyncParsableCommand {
     @Option(help: "Bootstrap servers; default: the embedded broker's <run-dir>/bootstrap.") var brokers: String?
     @Option(help: "Run folder of the embedded broker.") var runDir = "run"
     @Option(help: "Port of the page.") var opsPort = 8080
-    @Option(help: "Address to listen on.") var opsHost = "127.0.0.1"
+    @Option(help: "Address to listen on. Default 127.0.0.1: this host only.") var opsHost = "127.0.0.1"
+    @Option(help: "Token the page requires (HTTP Basic password or Bearer); default: env CARD_OPS_TOKEN, else none.") var opsToken: String?
     @Option(name: .customLong("group"), help: "A group to watch as group=topic,topic (repeatable). Default: the four workers' groups.")
     var groups: [String] = []
     @Option(name: .customLong("worker-metrics"), help: "A worker's metrics as name=http://host:port/metrics (repeatable).")
@@ -232,7 +235,8 @@ struct OpsCommand: AsyncParsableCommand {
                                      interval: .milliseconds(Int64(interval * 1000)),
                                      rules: LagRules(window: .seconds(30), stopAfter: .milliseconds(Int64(stopAfter * 1000))), logger: logger)
         let host = opsHost
-        let app = OpsPage.application(host: host, port: opsPort, collector: collector, logger: logger) { port in
+        let token = opsToken ?? ProcessInfo.processInfo.environment["CARD_OPS_TOKEN"]
+        let app = OpsPage.application(host: host, port: opsPort, collector: collector, token: token, logger: logger) { port in
             Terminal.say("ops page: http://\(host):\(port)/")
         }
         try await ServiceGroup(configuration: .init(

@@ -28,6 +28,8 @@ struct Up: AsyncParsableCommand {
     var workerOpsPort = 9101
     @Option(help: "Address the ops page and the workers' ops endpoints listen on. Default 127.0.0.1: this host only (dead-letter causes and metrics are not for the whole network); 0.0.0.0 publishes them.")
     var opsHost = "127.0.0.1"
+    @Option(help: "Token the ops page requires (HTTP Basic password or Bearer); default: env CARD_OPS_TOKEN, else none.")
+    var opsToken: String?
 
     func run() async throws {
         let logger = Logger(label: "card.fleet")
@@ -97,7 +99,8 @@ struct Up: AsyncParsableCommand {
                 },
                 logger: logger)
             services.append(.init(service: collector))
-            services.append(.init(service: OpsPage.application(host: opsHost, port: opsPort, collector: collector, logger: logger),
+            services.append(.init(service: OpsPage.application(host: opsHost, port: opsPort, collector: collector,
+                                                          token: opsToken ?? ProcessInfo.processInfo.environment["CARD_OPS_TOKEN"], logger: logger),
                                   failureTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(configuration: .init(
