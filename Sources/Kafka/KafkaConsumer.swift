@@ -293,7 +293,12 @@ private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err
     guard let rk, let partitions, let opaque else { return }
     let context = Unmanaged<RDKafkaContext>.fromOpaque(opaque).takeUnretainedValue()
     let list = RDKafkaTopicPartitionList.read(partitions)
-    let cooperative = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } == "COOPERATIVE"
+    let protocolName = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } ?? "NONE"
+    let cooperative = protocolName == "COOPERATIVE"
+    context.logger.info("rebalance", metadata: [
+        "kafka.rebalance_protocol": .string(protocolName),
+        "kafka.rebalance_event": .string(err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign" : "revoke"),
+        "kafka.partitions": .string("\(list.count)")])
     switch err {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         let positions = context.rebalance?(.assigned(list.map(\.withoutOffset))) ?? list
