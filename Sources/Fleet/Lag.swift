@@ -14,6 +14,12 @@ struct LagCommand: AsyncParsableCommand {
             while offsets moved; STALL committed offset not moving while messages wait; STOP no commit moved past a message \
             waiting --stop-after seconds; ERROR committed offset behind the log start (lost to retention) or moving backwards. \
             Lag in seconds is exact: the timestamp of the message at the committed offset, read by a group-less consumer. \
+            Where these rules differ from Burrow's on purpose: (1) STOP uses the fixed --stop-after, not the window's span, \
+            and counts only time with lag above zero: a partition idle at zero lag for an hour whose next message takes 40 s \
+            to commit has waited 40 s (Burrow counts from the last commit); (2) lag counts only records a consumer can \
+            receive: when the offsets between the committed one and the log end hold only transaction markers (KIP-98 \
+            control records), the lag is 0, not STALL (Burrow counts log end minus committed); (3) behind the log start \
+            or a rewind is ERROR, a status Burrow does not have. \
             Exit status: 0 when every group is OK or WARN, 2 otherwise (without --watch).
             """)
 

@@ -27,9 +27,13 @@ struct LagSample: Sendable, Hashable, Codable {
     var logEnd: Int64
     /// Age in seconds of the oldest unconsumed message (the one at the committed offset), when there is one.
     var lagSeconds: Double?
+    /// Set when a read from the committed offset reached the log end without receiving a record:
+    /// the offsets left hold only control records (KIP-98 transaction markers), nothing to consume.
+    var nothingReceivable = false
 
-    /// Messages not yet consumed (from the log start when nothing is committed).
-    var lag: Int64 { max(0, logEnd - max(committed ?? logStart, logStart)) }
+    /// Messages not yet consumed (from the log start when nothing is committed); 0 when what is
+    /// left holds nothing a consumer can receive.
+    var lag: Int64 { nothingReceivable ? 0 : max(0, logEnd - max(committed ?? logStart, logStart)) }
 }
 
 /// The rules' thresholds.
@@ -51,7 +55,10 @@ struct LagRules: Sendable {
 ///    moved backwards between two samples of the window (rewind).
 /// 2. OK when lag was zero in any sample of the window, or the window is too short to judge.
 /// 3. Committed offset unchanged over the whole window while lag > 0: STOP when the oldest waiting
-///    message is at least `stopAfter` old or the offset was seen unchanged that long, else STALL.
+///    message is at least `stopAfter` old or the offset was seen unchanged that long with lag
+///    above zero, else STALL. Idle time at zero lag never counts: a partition idle for an hour
+///    whose next message takes 40 s to commit waited 40 s, not 3,640 s (unlike Burrow, which
+///    measures from the last commit).
 /// 4. WARN when the committed offset moves but lag grew at every look of the window.
 /// 5. OK otherwise.
 /// A group's status is its worst partition's.
@@ -65,7 +72,7 @@ struct LagEvaluator: Sendable {
 
     var rules: LagRules
     private var windows: [Key: [LagSample]] = [:]
-    /// When each partition's current committed offset was first seen.
+    /// When each partition's current committed offset was first seen, or last seen at zero lag if later.
     private var unchangedSince: [Key: (offset: Int64?, since: Date)] = [:]
 
     init(rules: LagRules = LagRules()) { self.rules = rules }
@@ -76,6 +83,8 @@ struct LagEvaluator: Sendable {
         let horizon = sample.at.addingTimeInterval(-rules.window.timeInterval)
         samples.removeAll { $0.at < horizon }
         windows[key] = samples
+        // Nothing waits: the consumer is not late, however long ago it last committed.
+        if sample.lag == 0 { unchangedSince[key] = (sample.committed, sample.at); return }
         if let known = unchangedSince[key], known.offset == sample.committed { return }
         unchangedSince[key] = (sample.committed, sample.at)
     }

@@ -109,7 +109,7 @@ final class LagMonitor: @unchecked Sendable {
                 wanted.insert(TopicPartitionOffset(topic: l.topic, partition: l.partition, offset: max(l.committed ?? l.logStart, l.logStart)))
             }
         }
-        let timestamps = ages.timestamps(at: wanted, timeout: .seconds(3))
+        let (timestamps, empty) = ages.timestamps(at: wanted, timeout: .seconds(3))
         let now = clock()
         var keys = Set<LagEvaluator.Key>()
         var groupsOut: [LagReport.Group] = []
@@ -120,10 +120,14 @@ final class LagMonitor: @unchecked Sendable {
                 let key = LagEvaluator.Key(group: spec.group, topic: l.topic, partition: l.partition)
                 let position = TopicPartitionOffset(topic: l.topic, partition: l.partition, offset: max(l.committed ?? l.logStart, l.logStart))
                 let seconds = l.lag > 0 ? timestamps[position].map { max(0, now.timeIntervalSince1970 - Double($0) / 1000) } : nil
-                evaluator.add(LagSample(at: now, committed: l.committed, logStart: l.logStart, logEnd: l.logEnd, lagSeconds: seconds), for: key)
+                // Only trailing transaction markers between the committed offset and the log end: nothing waits.
+                let nothingReceivable = l.lag > 0 && (empty[position] ?? -1) >= l.logEnd
+                let sample = LagSample(at: now, committed: l.committed, logStart: l.logStart, logEnd: l.logEnd, lagSeconds: seconds,
+                                       nothingReceivable: nothingReceivable)
+                evaluator.add(sample, for: key)
                 let verdict = evaluator.evaluate(key)
                 partitions.append(.init(topic: l.topic, partition: l.partition, committed: l.committed, logStart: l.logStart,
-                                        logEnd: l.logEnd, lag: l.lag, lagSeconds: seconds, status: verdict.status, reason: verdict.reason))
+                                        logEnd: l.logEnd, lag: sample.lag, lagSeconds: seconds, status: verdict.status, reason: verdict.reason))
                 groupKeys.append(key)
                 keys.insert(key)
             }
@@ -144,6 +148,9 @@ final class OldestMessageReader: @unchecked Sendable {
     private let consumer: KafkaConsumer
     /// Timestamps already read: a message's timestamp never changes.
     private var cache: [TopicPartitionOffset: Int64] = [:]
+    /// How far a read from each position got without a record (past control records); re-read
+    /// only once the log end moves beyond it.
+    private var emptyCache: [TopicPartitionOffset: Int64] = [:]
 
     init(bootstrapServers: String, logger: Logger) throws {
         let client = KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "card-lag-age",
@@ -151,16 +158,26 @@ final class OldestMessageReader: @unchecked Sendable {
         consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: nil), detectGaps: false, logger: logger)
     }
 
-    /// Timestamps (ms since the epoch) of the first message at or after each offset, read within `timeout`.
-    func timestamps(at positions: Set<TopicPartitionOffset>, timeout: Duration) -> [TopicPartitionOffset: Int64] {
+    /// Timestamps (ms since the epoch) of the first message at or after each offset, read within
+    /// `timeout`; and, for positions where none came, how far the read got without receiving
+    /// a record (past control records): at the log end, nothing receivable waits there.
+    func timestamps(at positions: Set<TopicPartitionOffset>, timeout: Duration)
+        -> (timestamps: [TopicPartitionOffset: Int64], emptyUpTo: [TopicPartitionOffset: Int64]) {
         var found: [TopicPartitionOffset: Int64] = [:]
+        var emptyUpTo: [TopicPartitionOffset: Int64] = [:]
         var missing: [TopicPartitionOffset: TopicPartitionOffset] = [:]  // partition → wanted position
         for p in positions {
             if let cached = cache[p] { found[p] = cached } else { missing[p.withoutOffset] = p }
+            if let reached = emptyCache[p], let high = try? consumer.watermarks(topic: p.topic, partition: p.partition, timeout: .seconds(1)).high,
+               reached >= high {
+                emptyUpTo[p] = reached
+                missing[p.withoutOffset] = nil
+            }
         }
         cache = cache.filter { positions.contains($0.key) }
-        guard !missing.isEmpty else { return found }
-        guard (try? consumer.assign(Array(missing.values))) != nil else { return found }
+        emptyCache = emptyCache.filter { positions.contains($0.key) }
+        guard !missing.isEmpty else { return (found, emptyUpTo) }
+        guard (try? consumer.assign(Array(missing.values))) != nil else { return (found, emptyUpTo) }
         // Partitions paused on an earlier call must fetch again.
         try? consumer.resume(Array(missing.keys))
         defer { try? consumer.assign([]) }
@@ -176,7 +193,16 @@ final class OldestMessageReader: @unchecked Sendable {
                 try? consumer.pause([partition])
             }
             for error in result.errors { if let p = error.partition { missing[p.withoutOffset] = nil } }
+            for skip in result.skippedTo {
+                guard let wanted = missing[skip.withoutOffset], let reached = skip.offset else { continue }
+                emptyUpTo[wanted] = reached
+                emptyCache[wanted] = reached
+                // Read from the wanted offset up to the log end without a record: nothing to wait for.
+                if let high = try? consumer.watermarks(topic: skip.topic, partition: skip.partition, timeout: .seconds(1)).high, reached >= high {
+                    missing[skip.withoutOffset] = nil
+                }
+            }
         }
-        return found
+        return (found, emptyUpTo)
     }
 }

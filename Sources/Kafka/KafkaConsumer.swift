@@ -9,6 +9,12 @@ public struct PollResult: Sendable {
     /// Errors tied to a partition (offset gap, offset out of range) or to the client.
     /// A partition that reported a gap has been paused and delivers nothing more.
     public var errors: [PartitionError] = []
+    /// Partitions whose position moved past offsets that hold nothing to deliver (KIP-98
+    /// control records, aborted transactions' records, compaction holes) after the last message
+    /// delivered, each with the next offset to read. Store and commit it like a message's
+    /// `offset + 1`: that is what caught up means when a partition ends in a transaction marker.
+    /// Filled only when the poll drained the local queue (fewer than `maxMessages` messages).
+    public var skippedTo: [TopicPartitionOffset] = []
 }
 
 public struct PartitionError: Error, Sendable, CustomStringConvertible {
@@ -33,9 +39,15 @@ public protocol RebalanceListener: Sendable {
 /// the worker runtime calls them from its own thread.
 ///
 /// Gap detection: the consumer remembers the next offset it expects per partition (from the
-/// assignment and every delivered message). A fetched offset beyond it, or the broker reporting
-/// the expected offset gone, is surfaced as `.offsetGap` and the partition is paused: never a
-/// silent skip. Disable it only for compacted topics, where gaps are normal.
+/// assignment and every delivered message). A fetched offset beyond it is a hole: legal when
+/// the log start offset (low watermark, asked of the broker) has not passed the expected offset
+/// (control records, aborted transactions, compaction), loss otherwise. Loss, or the broker
+/// reporting the expected offset gone, is surfaced as `.offsetGap` and the partition is paused:
+/// never a silent skip. Disable it only for compacted topics, where holes are the rule.
+///
+/// Rebalance protocols: eager (`range`, `roundrobin`, librdkafka's default) and cooperative
+/// (`partition.assignment.strategy=cooperative-sticky`, KIP-429), chosen by librdkafka from
+/// the configured strategy; the listener sees only the partitions that move either way.
 public final class KafkaConsumer: Sendable {
     private let client: RDKafkaClient
     private let logger: Logger
@@ -88,7 +100,8 @@ public final class KafkaConsumer: Sendable {
     }
 
     private func expectPositions(_ positions: [TopicPartitionOffset]) {
-        gapGuard.withLock { g in positions.forEach { g.expect($0) } }
+        let now = Dictionary(self.positions(positions).compactMap { p in p.offset.map { (p.withoutOffset, $0) } }) { a, _ in a }
+        gapGuard.withLock { g in positions.forEach { g.expect($0, positionNow: now[$0.withoutOffset]) } }
         stoppedPartitions.withLock { s in positions.forEach { s.remove($0.withoutOffset) } }
     }
 
@@ -102,7 +115,31 @@ public final class KafkaConsumer: Sendable {
             defer { rd_kafka_message_destroy(message) }
             handle(message, into: &result)
         }
+        if result.messages.count < maxMessages { result.skippedTo = skippedAhead() }
         return result
+    }
+
+    /// Assigned partitions whose position (librdkafka's application position, which moves past
+    /// control records too) is ahead of the next offset expected; moves the expectation there.
+    private func skippedAhead() -> [TopicPartitionOffset] {
+        let stopped = stopped
+        let live = assignment().filter { !stopped.contains($0.withoutOffset) }.map(\.withoutOffset)
+        guard !live.isEmpty else { return [] }
+        return positions(live).filter { p in
+            guard let offset = p.offset else { return false }
+            return gapGuard.withLock { $0.advance(p, to: offset) }
+        }
+    }
+
+    /// The next offset the application will receive per partition (`rd_kafka_position`): one past
+    /// the last message or control record handed over; `nil` when nothing was handed over yet.
+    public func positions(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
+        client.withHandle { rk in
+            RDKafkaTopicPartitionList.with(partitions.map(\.withoutOffset)) { list in
+                guard rd_kafka_position(rk, list) == RD_KAFKA_RESP_ERR_NO_ERROR else { return [] }
+                return RDKafkaTopicPartitionList.read(list)
+            }
+        }
     }
 
     private func handle(_ message: UnsafeMutablePointer<rd_kafka_message_t>, into result: inout PollResult) {
@@ -127,13 +164,23 @@ public final class KafkaConsumer: Sendable {
                 break
             case .alreadyDelivered:
                 return
-            case .gap(let expectedOffset):
-                stop(tp)
-                result.errors.append(PartitionError(partition: tp, error: KafkaError(
-                    code: .offsetGap,
-                    reason: "\(tp): expected offset \(expectedOffset) but fetched \(m.offset): \(m.offset - expectedOffset) message(s) missing")))
-                return
+            case .hole(let expectedOffset):
+                let logStart = try? watermarks(topic: tp.topic, partition: tp.partition, timeout: .seconds(5)).low
+                if OffsetGapGuard.isLoss(expected: expectedOffset, logStart: logStart) {
+                    stop(tp)
+                    let start = logStart.map { "log start \($0)" } ?? "log start unknown"
+                    result.errors.append(PartitionError(partition: tp, error: KafkaError(
+                        code: .offsetGap,
+                        reason: "\(tp): expected offset \(expectedOffset) but fetched \(m.offset) (\(start)): up to \(m.offset - expectedOffset) message(s) missing")))
+                    return
+                }
+                // Above the log start: offsets that never reach a consumer (control records, compaction).
+                logger.debug("offsets skipped: nothing deliverable there", metadata: [
+                    "kafka.partition": "\(tp)", "kafka.expected_offset": "\(expectedOffset)", "kafka.offset": "\(m.offset)"])
+                gapGuard.withLock { $0.accept(tp, offset: m.offset) }
             }
+        } else {
+            gapGuard.withLock { $0.accept(tp, offset: m.offset) }
         }
         result.messages.append(ConsumedMessage(
             topic: tp.topic, partition: m.partition, offset: m.offset,
@@ -237,23 +284,46 @@ enum RDKafkaWatermarks {
     }
 }
 
-/// Eager rebalance: assign with the listener's stored offsets, or unassign after it has finished.
+/// Assigns with the listener's stored offsets, or unassigns after it has finished, in the group's
+/// rebalance protocol: eager (the whole assignment is replaced: `rd_kafka_assign`) or cooperative
+/// (KIP-429: only the partitions that move, `rd_kafka_incremental_assign`/`_unassign`; eager
+/// calls are refused there). An assignment that fails is handed back to the listener as revoked,
+/// so nothing reports partitions that are not consumed.
 private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = { rk, err, partitions, opaque in
     guard let rk, let partitions, let opaque else { return }
     let context = Unmanaged<RDKafkaContext>.fromOpaque(opaque).takeUnretainedValue()
     let list = RDKafkaTopicPartitionList.read(partitions)
+    let protocolName = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) } ?? "NONE"
+    let cooperative = protocolName == "COOPERATIVE"
+    context.logger.info("rebalance", metadata: [
+        "kafka.rebalance_protocol": .string(protocolName),
+        "kafka.rebalance_event": .string(err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign" : "revoke"),
+        "kafka.partitions": .string("\(list.count)")])
     switch err {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         let positions = context.rebalance?(.assigned(list.map(\.withoutOffset))) ?? list
         let explicit = positions.map { tp in
             TopicPartitionOffset(topic: tp.topic, partition: tp.partition, offset: tp.offset ?? context.startOffset)
         }
-        let assignErr = RDKafkaTopicPartitionList.with(explicit) { rd_kafka_assign(rk, $0) }
-        if assignErr != RD_KAFKA_RESP_ERR_NO_ERROR {
-            context.logger.error("assign failed", metadata: ["kafka.error": "\(KafkaError.rd(.rebalance, assignErr))"])
+        let failure: KafkaError? = RDKafkaTopicPartitionList.with(explicit) { list in
+            if cooperative {
+                return rd_kafka_incremental_assign(rk, list).map { KafkaError.consume(.rebalance, $0, "incremental assign") }
+            }
+            let assignErr = rd_kafka_assign(rk, list)
+            return assignErr == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError.rd(.rebalance, assignErr, "assign")
+        }
+        if let failure {
+            context.logger.error("assign failed: the partitions are not consumed", metadata: ["kafka.error": "\(failure)"])
+            _ = context.rebalance?(.revoked(list.map(\.withoutOffset)))
         }
     default:
         _ = context.rebalance?(.revoked(list.map(\.withoutOffset)))
-        rd_kafka_assign(rk, nil)
+        if cooperative {
+            if let error = rd_kafka_incremental_unassign(rk, partitions) {
+                context.logger.error("unassign failed", metadata: ["kafka.error": "\(KafkaError.consume(.rebalance, error, "incremental unassign"))"])
+            }
+        } else {
+            rd_kafka_assign(rk, nil)
+        }
     }
 }

@@ -22,6 +22,8 @@ public struct WorkerService: Service {
     }
 
     public func run() async throws {
+        try AssignmentStrategyRule.validate(strategy: configuration.kafka.extraProperties["partition.assignment.strategy"],
+                                            inputTopics: handler.inputTopics)
         try ClusterBinding.check(directory: configuration.stateDirectory, kafka: configuration.kafka, logger: logger)
         let reference = handler.referenceTables.isEmpty ? nil
             : try ReferenceLoader(tables: handler.referenceTables, configuration: configuration, logger: logger)

@@ -191,12 +191,45 @@ struct OffsetGapGuardTests {
         #expect(guardian.judge(tp, offset: 6) == .deliver)
     }
 
-    @Test func anOffsetBeyondTheExpectedOneIsAGap() {
+    @Test func anOffsetBeyondTheExpectedOneIsAHole() {
         var guardian = OffsetGapGuard()
         guardian.expect(TopicPartitionOffset(topic: "t", partition: 3, offset: 5))
-        #expect(guardian.judge(tp, offset: 9) == .gap(expected: 5))
-        // Still a gap on the next look: the expectation does not silently move on.
-        #expect(guardian.judge(tp, offset: 10) == .gap(expected: 5))
+        #expect(guardian.judge(tp, offset: 9) == .hole(expected: 5))
+        // Still a hole on the next look: the expectation does not silently move on.
+        #expect(guardian.judge(tp, offset: 10) == .hole(expected: 5))
+        // Judged legal (a control record, a compaction hole): delivery goes on after it.
+        guardian.accept(tp, offset: 10)
+        #expect(guardian.judge(tp, offset: 11) == .deliver)
+    }
+
+    @Test("a hole is loss only when the log start has passed the expected offset")
+    func holeIsLossOnlyBehindTheLogStart() {
+        #expect(!OffsetGapGuard.isLoss(expected: 5, logStart: 0), "a control record or compaction hole above the log start")
+        #expect(!OffsetGapGuard.isLoss(expected: 5, logStart: 5))
+        #expect(OffsetGapGuard.isLoss(expected: 5, logStart: 6), "retention deleted offset 5 before it was read")
+        #expect(OffsetGapGuard.isLoss(expected: 5, logStart: nil), "no answer from the broker: stop, never guess")
+    }
+
+    @Test("the position moving past undeliverable offsets moves the expectation, never backwards")
+    func advanceToPosition() {
+        var guardian = OffsetGapGuard()
+        guardian.expect(TopicPartitionOffset(topic: "t", partition: 3, offset: 5))
+        let same = guardian.advance(tp, to: 5), behind = guardian.advance(tp, to: 4), ahead = guardian.advance(tp, to: 7)
+        #expect(!same && !behind && ahead)
+        #expect(guardian.next(tp) == 7)
+        #expect(guardian.judge(tp, offset: 7) == .deliver)
+    }
+
+    @Test("a position left over from an earlier assignment is not progress of this one")
+    func stalePositionIsIgnored() {
+        var guardian = OffsetGapGuard()
+        // Stored offset 5, but the client last handed over offset 8 before the partition was revoked.
+        guardian.expect(TopicPartitionOffset(topic: "t", partition: 3, offset: 5), positionNow: 9)
+        let stale = guardian.advance(tp, to: 9)
+        #expect(!stale, "offsets 5…8 were never applied: storing 9 would lose them")
+        #expect(guardian.judge(tp, offset: 5) == .deliver)
+        let own = guardian.advance(tp, to: 9)
+        #expect(own, "once this assignment delivers, the position is its own")
     }
 
     @Test func anOffsetBelowTheExpectedOneWasAlreadyDelivered() {
@@ -209,6 +242,6 @@ struct OffsetGapGuardTests {
     @Test func withoutAStoredOffsetTheFirstFetchSetsTheExpectation() {
         var guardian = OffsetGapGuard()
         #expect(guardian.judge(tp, offset: 42) == .deliver)
-        #expect(guardian.judge(tp, offset: 44) == .gap(expected: 43))
+        #expect(guardian.judge(tp, offset: 44) == .hole(expected: 43))
     }
 }

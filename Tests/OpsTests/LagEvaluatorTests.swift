@@ -38,6 +38,43 @@ struct LagEvaluatorTests {
         #expect(judge(long, rules: LagRules(window: .seconds(5), stopAfter: .seconds(20))).status == .stop)
     }
 
+    /// `fleet lag --watch` on a partition idle at zero lag for an hour: one message then takes 40 s
+    /// to commit. Only those 40 s count, not the hour since the last commit.
+    @Test func idleTimeAtZeroLagDoesNotCountTowardSTOP() {
+        let rules = LagRules(window: .seconds(30), stopAfter: .seconds(120))
+        var evaluator = LagEvaluator(rules: rules)
+        for minute in 0...60 {
+            evaluator.add(LagSample(at: start.addingTimeInterval(Double(minute * 60)), committed: 10, logStart: 0, logEnd: 10), for: key)
+        }
+        let arrival = start.addingTimeInterval(3600)
+        for second in 1...40 {
+            evaluator.add(LagSample(at: arrival.addingTimeInterval(Double(second)), committed: 10, logStart: 0, logEnd: 11,
+                                    lagSeconds: Double(second)), for: key)
+        }
+        let slow = evaluator.evaluate(key)
+        #expect(slow.status == .stall, "\(slow)")
+        #expect(slow.reason?.contains("for 40 s") == true, "\(slow)")
+
+        // A real stop is still one: the same message waits past stop-after with no commit.
+        for second in 41...125 {
+            evaluator.add(LagSample(at: arrival.addingTimeInterval(Double(second)), committed: 10, logStart: 0, logEnd: 11,
+                                    lagSeconds: Double(second)), for: key)
+        }
+        #expect(evaluator.evaluate(key).status == .stop)
+    }
+
+    @Test func aConsumerThatStoppedWhileIdleIsSTOPOnceAMessageWaitsLongEnough() {
+        // Message timestamps unknown (the age reader failed): the unchanged time alone decides.
+        var evaluator = LagEvaluator(rules: LagRules(window: .seconds(10), stopAfter: .seconds(30)))
+        for i in 0..<10 { evaluator.add(LagSample(at: start.addingTimeInterval(Double(i)), committed: 7, logStart: 0, logEnd: 7), for: key) }
+        for i in 10..<45 {
+            evaluator.add(LagSample(at: start.addingTimeInterval(Double(i)), committed: 7, logStart: 0, logEnd: 8), for: key)
+        }
+        let verdict = evaluator.evaluate(key)
+        #expect(verdict.status == .stop, "\(verdict)")
+        #expect(verdict.reason?.contains("no commit for 35 s") == true, "\(verdict)")
+    }
+
     @Test func behindTheLogStartOrRewoundIsERROR() {
         let lost = judge([(5, 100, nil)], logStart: 40)
         #expect(lost.status == .error)

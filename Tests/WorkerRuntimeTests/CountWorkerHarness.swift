@@ -26,11 +26,20 @@ final class CountWorkerHarness: @unchecked Sendable {
     var logFile: URL { directory.appendingPathComponent("worker.log") }
 
     /// Starts the worker with a short session timeout so a killed instance's partitions move fast.
-    func startWorker(batchSize: Int = 500) throws {
-        worker = try ChildProcess(
+    func startWorker(batchSize: Int = 500, extraArguments: [String] = []) throws {
+        worker = try launch(batchSize: batchSize, extraArguments: extraArguments, logFile: logFile)
+    }
+
+    /// Another instance of the same worker (same group, same state volume), logging to `log`.
+    func startAnotherWorker(batchSize: Int = 500, extraArguments: [String] = [], log: URL) throws -> ChildProcess {
+        try launch(batchSize: batchSize, extraArguments: extraArguments, logFile: log)
+    }
+
+    private func launch(batchSize: Int, extraArguments: [String], logFile: URL) throws -> ChildProcess {
+        try ChildProcess(
             name: "count-worker", executable: BuildProducts.executable("count-worker"),
             arguments: ["--brokers", cluster.bootstrapServers, "--state-dir", stateDirectory.path, "--batch-size", "\(batchSize)",
-                        "--kafka-property", "session.timeout.ms=3000", "--kafka-property", "heartbeat.interval.ms=300"],
+                        "--kafka-property", "session.timeout.ms=3000", "--kafka-property", "heartbeat.interval.ms=300"] + extraArguments,
             logFile: logFile)
     }
 

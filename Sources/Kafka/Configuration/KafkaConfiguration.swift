@@ -125,6 +125,9 @@ public struct KafkaConsumerConfiguration: Sendable {
         p["fetch.wait.max.ms"] = String(fetchMaxWait.milliseconds)
         p["queued.max.messages.kbytes"] = String(prefetchKiB)
         p.merge(client.extraProperties) { _, extra in extra }
+        // A consumer that assigns partitions itself never joins its group: an assignment strategy
+        // (e.g. cooperative-sticky from CARD_KAFKA_*) means nothing to it, so it is not passed on.
+        if groupID == nil { p["partition.assignment.strategy"] = nil }
         return p
     }
 }

@@ -61,6 +61,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             if let failure = listenerFailure { throw failure }
             report(result.errors)
             if !result.messages.isEmpty { try apply(result.messages) }
+            if !result.skippedTo.isEmpty { try recordSkipped(result.skippedTo) }
             try runDueRetries()
             try tickIfDue()
             reportStagesIfDue()
@@ -127,6 +128,18 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             metrics.emitted.increment(by: Int64(emitted))
         }
         metrics.batchLatency.recordNanoseconds(Int64((ContinuousClock.now - start).seconds * 1e9))
+    }
+
+    /// Stores positions the consumer moved past offsets that hold nothing to deliver (a transaction
+    /// marker at a partition's end): the stored offset, the committed one (what Burrow and
+    /// `fleet lag` read) and the watchdog's progress then reach the log end.
+    private func recordSkipped(_ positions: [TopicPartitionOffset]) throws {
+        for p in positions {
+            guard let next = p.offset, let relay = relays[p.partition] else { continue }
+            try relay.store.database.write { try PartitionStore.recordOffset($0, topic: p.topic, partition: p.partition, next: next) }
+            uncommitted[p.withoutOffset] = next
+            health.advanced(p.withoutOffset, next: next)
+        }
     }
 
     private struct Outcome {

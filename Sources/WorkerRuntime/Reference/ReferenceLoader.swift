@@ -81,17 +81,20 @@ final class ReferenceLoader: @unchecked Sendable {
     /// A polled batch not yet written: kept until its transaction commits, so a failed write
     /// (a busy or full disk) is retried instead of losing records the consumer already moved past.
     private var unwritten: [ConsumedMessage] = []
+    /// Positions moved past offsets with nothing to deliver (control records, compaction holes at the end).
+    private var unwrittenSkips: [TopicPartitionOffset] = []
 
     private func pollOnce() throws {
-        if unwritten.isEmpty {
+        if unwritten.isEmpty && unwrittenSkips.isEmpty {
             let result = consumer.poll(maxMessages: 1000, timeout: .milliseconds(100))
             for error in result.errors { logger.warning("reference consumer error", metadata: [LogKey.error: "\(error)"]) }
             unwritten = result.messages
+            unwrittenSkips = result.skippedTo
         }
-        guard !unwritten.isEmpty else { return }
+        guard !unwritten.isEmpty || !unwrittenSkips.isEmpty else { return }
         let messages = unwritten
         let byTopic = Dictionary(uniqueKeysWithValues: tables.map { ($0.topic, $0) })
-        try database.write { db in
+        let written = try database.write { db in
             var next: [TopicPartitionOffset: Int64] = [:]
             for message in messages {
                 do {
@@ -107,17 +110,21 @@ final class ReferenceLoader: @unchecked Sendable {
                 }
                 next[TopicPartitionOffset(topic: message.topic, partition: message.partition)] = message.offset + 1
             }
+            for skip in unwrittenSkips { if let offset = skip.offset { next[skip.withoutOffset] = max(next[skip.withoutOffset] ?? 0, offset) } }
             for (tp, offset) in next {
                 try db.execute(sql: """
                     INSERT INTO runtime_reference_offsets (topic, partition, next_offset) VALUES (?, ?, ?)
                     ON CONFLICT(topic, partition) DO UPDATE SET next_offset = excluded.next_offset
                     """, arguments: [tp.topic, tp.partition, offset])
             }
+            return next
         }
         unwritten = []
-        for message in messages {
-            let tp = TopicPartitionOffset(topic: message.topic, partition: message.partition)
-            if let target = targets[tp], message.offset + 1 >= target { targets[tp] = nil }
+        unwrittenSkips = []
+        // Caught up = the position reached the high watermark seen at start, whether the last
+        // offsets below it held records or only transaction markers.
+        for (tp, next) in written {
+            if let target = targets[tp], next >= target { targets[tp] = nil }
         }
         if targets.isEmpty && !isCaughtUp {
             caughtUp.withLock { $0 = true }

@@ -1,0 +1,100 @@
+import Foundation
+import FleetSupport
+import Kafka
+import Testing
+import WorkerRuntime
+
+/// `partition.assignment.strategy=cooperative-sticky` (KIP-429), set through the documented escape
+/// hatch, changes how librdkafka expects assignments to be made: incrementally.
+@Suite("Worker runtime: cooperative rebalancing", .serialized, .timeLimit(.minutes(3)))
+struct CooperativeRebalanceTests {
+    @Test("cooperative-sticky: one instance consumes everything; a second joins and leaves, partitions move incrementally, no loss, no duplicate")
+    func cooperativeSticky() async throws {
+        let harness = try CountWorkerHarness(partitions: 4)
+        let cooperative = ["--kafka-property", "partition.assignment.strategy=cooperative-sticky"]
+        let keys = (0..<40).map { "key-\($0)" }
+        var expected: [String: Int] = [:]
+        func chunk(_ n: Int, _ tag: String) -> [(key: String, value: String)] {
+            (0..<n).map { i in
+                let key = keys[i % keys.count]
+                expected[key, default: 0] += 1
+                return (key, "\(tag)-\(i)")
+            }
+        }
+        func total(_ counts: [String: Int]) -> Int { counts.values.reduce(0, +) }
+
+        try await harness.produce(chunk(800, "one"))
+        try harness.startWorker(batchSize: 50, extraArguments: cooperative)
+        #expect(total(try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 800 }) == 800, "the only instance consumes everything")
+
+        let secondLog = harness.directory.appendingPathComponent("second.log")
+        let second = try harness.startAnotherWorker(batchSize: 50, extraArguments: cooperative, log: secondLog)
+        // The second instance gets some partitions, the first gives up only those.
+        let joined = await waitFor(timeout: .seconds(30)) {
+            ((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "").contains("partitions assigned") &&
+                harness.workerLog().contains("partitions revoked")
+        }
+        #expect(joined)
+        try await harness.produce(chunk(800, "two"))
+        #expect(total(try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 1600 }) == 1600)
+
+        second.signal(SIGTERM)
+        #expect(await second.waitAsync(timeout: .seconds(30)) == 0)
+        try await harness.produce(chunk(800, "three"))
+        let final = try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 2400 }
+        #expect(final == expected, "exact per-key counts: nothing lost, nothing applied twice")
+
+        let expectedIDs = Set(expected.flatMap { key, n in (1...n).map { "count/\(key)/\($0)" } })
+        let output = try harness.read("test.output", timeout: .seconds(30)) { messages in
+            Set(messages.compactMap { $0.header("card-message-id")?.stringValue }).count >= expectedIDs.count
+        }
+        #expect(Set(output.compactMap { $0.header("card-message-id")?.stringValue }) == expectedIDs)
+
+        let firstLog = harness.workerLog()
+        let secondText = (try? String(contentsOf: secondLog, encoding: .utf8)) ?? ""
+        #expect(!firstLog.contains("assign failed") && !secondText.contains("assign failed"))
+        // The group really ran the cooperative protocol (incremental assign/unassign), never eager.
+        for text in [firstLog, secondText] {
+            #expect(text.contains("kafka.rebalance_protocol=COOPERATIVE"))
+            #expect(!text.contains("kafka.rebalance_protocol=EAGER"))
+        }
+        harness.worker?.signal(SIGTERM)
+        #expect(await harness.worker?.waitAsync(timeout: .seconds(30)) == 0)
+    }
+
+    @Test("a worker with co-partitioned input topics refuses an assignor that may split them, at start, with the reason")
+    func coPartitionedWorkerRefusesCooperative() async throws {
+        let harness = try CountWorkerHarness(partitions: 2)
+        let log = harness.directory.appendingPathComponent("intake.log")
+        let intake = try ChildProcess(
+            name: "intake-worker", executable: BuildProducts.executable("intake-worker"),
+            arguments: ["--brokers", harness.cluster.bootstrapServers, "--state-dir", harness.directory.appendingPathComponent("intake").path,
+                        "--kafka-property", "partition.assignment.strategy=cooperative-sticky"],
+            logFile: log)
+        let status = await intake.waitAsync(timeout: .seconds(30))
+        #expect(status != nil && status != 0, "exits at start")
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(text.contains("partition.assignment.strategy=cooperative-sticky refused"), "\(text.suffix(2000))")
+        #expect(text.contains("card.submission and card.application-closed"))
+    }
+
+    @Test("the assignor rule: range first for co-partitioned topics, anything for one topic")
+    func assignorRule() throws {
+        let two = ["card.submission", "card.application-closed"]
+        #expect(throws: Never.self) { try AssignmentStrategyRule.validate(strategy: nil, inputTopics: two) }
+        #expect(throws: Never.self) { try AssignmentStrategyRule.validate(strategy: "range", inputTopics: two) }
+        #expect(throws: Never.self) { try AssignmentStrategyRule.validate(strategy: "range,roundrobin", inputTopics: two) }
+        #expect(throws: AssignmentStrategyRule.Refused.self) { try AssignmentStrategyRule.validate(strategy: "cooperative-sticky", inputTopics: two) }
+        #expect(throws: AssignmentStrategyRule.Refused.self) { try AssignmentStrategyRule.validate(strategy: "roundrobin,range", inputTopics: two) }
+        #expect(throws: Never.self) { try AssignmentStrategyRule.validate(strategy: "cooperative-sticky", inputTopics: ["card.bank-routing"]) }
+    }
+
+    private func waitFor(timeout: Duration, _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return condition()
+    }
+}
