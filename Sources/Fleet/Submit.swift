@@ -72,9 +72,9 @@ struct SubmitCommand: AsyncParsableCommand {
         let tooLarge = records.map { KafkaProducer.wireSize(of: $0) > limit }
         var results = await producer.send(zip(records, tooLarge).filter { !$0.1 }.map(\.0))
         for (index, over) in tooLarge.enumerated() where over {
-            results.insert(KafkaError(code: .produce, reason: "\(records[index].value?.count ?? 0) bytes with key and headers "
-                + "\(KafkaProducer.wireSize(of: records[index])) bytes, over the producer's message.max.bytes (\(limit)); "
-                + "not sent (intake accepts submissions up to \(SubmissionSize.maxBytes) bytes)"), at: index)
+            results.insert(KafkaError(code: .produce, reason: "a record of \(records[index].value?.count ?? 0) bytes "
+                + "(\(KafkaProducer.wireSize(of: records[index])) with key, headers and framing) is over the producer's "
+                + "message.max.bytes (\(limit)); not sent (intake accepts submissions up to \(SubmissionSize.maxBytes) bytes)"), at: index)
         }
         for (number, (item, error)) in zip(outgoing, results).enumerated() {
             let head = "\(number + 1)/\(outgoing.count)"

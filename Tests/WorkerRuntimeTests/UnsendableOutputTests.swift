@@ -29,6 +29,9 @@ struct UnsendableOutputTests {
         #expect(state["k1"] == 2, "the record after the oversized one, on the same partition, is counted")
         #expect(state[bigKey] == nil, "the refused input left no state behind")
         #expect(harness.worker?.isRunning == true, "no crash: \(harness.workerLog().suffix(2000))")
+        // Its output was sent: the outbox is not stuck behind an output that could never be sent.
+        let outputs = try harness.read("test.output", timeout: .seconds(30)) { $0.contains { $0.header(messageIDHeader)?.stringValue == "count/k1/2" } }
+        #expect(outputs.contains { $0.header(messageIDHeader)?.stringValue == "count/k1/2" })
 
         let letters = try harness.read("card.dlq", timeout: .seconds(30)) { $0.count >= 1 }
         try #require(letters.count == 1)
