@@ -49,7 +49,7 @@ final class OutboxRelay {
     var isIdle: Bool { inFlight == 0 && resend.isEmpty }
 
     /// Hands unsent rows to the producer without waiting for their reports.
-    /// - Returns: failures reported since the last call, for logging.
+    /// - Returns: transient failures reported since the last call (their rows are sent again), for logging.
     @discardableResult
     func pump() throws -> [KafkaError] {
         let (delivered, failed) = reports.take()
@@ -81,7 +81,8 @@ final class OutboxRelay {
             }
             if rows.count < limit && !setAsideAppended { mayHoldUnsent = false }
         }
-        return failed.map(\.error)
+        // Rows set aside as dead letters were logged there; the rest are sent again.
+        return failed.map(\.error).filter { !($0.isPermanentForRecord && setAside != nil) }
     }
 
     /// Hands rows just committed to the producer without reading them back, when nothing older
