@@ -8,8 +8,11 @@ enum Emit {
     static func json(_ value: some Encodable) throws -> [UInt8] { try CardJSON.encodeBytes(value) }
 
     /// A `card.status` event keyed by application_id; id `<application>/status/<seq>`.
+    /// Its reasons are bounded (``ReasonBounds``) so a status always fits in one record.
     static func status(_ event: StatusEvent, trace: String? = nil) throws -> OutboundMessage {
-        OutboundMessage(topic: CardTopics.status, key: event.applicationID, value: try json(event),
+        var event = event
+        event.reasons = ReasonBounds.bounded(event.reasons)
+        return OutboundMessage(topic: CardTopics.status, key: event.applicationID, value: try json(event),
                         id: "\(event.applicationID)/status/\(event.seq)", headers: TraceContext.kafkaHeader(trace))
     }
 

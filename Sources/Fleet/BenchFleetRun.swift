@@ -205,9 +205,12 @@ final class Feeder: @unchecked Sendable {
     }
     private let tally = Tally()
 
-    init(servers: String, clientID: String, logger: Logger) throws {
+    /// - Parameter extraProperties: raw librdkafka properties, e.g. a raised `message.max.bytes`
+    ///   (the Java client's 1 MiB default) to publish records a portal may legally send.
+    init(servers: String, clientID: String, extraProperties: [String: String] = [:], logger: Logger) throws {
         producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: servers, clientID: clientID)),
+            configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: servers, clientID: clientID,
+                                                                                        extraProperties: extraProperties)),
             logger: logger)
     }
 
@@ -250,6 +253,9 @@ final class OutputCollector: @unchecked Sendable {
         var status: String
         var timestamp: Int64
         var reasons: Int
+        /// The reason codes of a `rejected` status (empty for others), and its size in bytes.
+        var codes: Set<String> = []
+        var bytes = 0
     }
 
     struct OrderCopy: Sendable {
@@ -332,8 +338,9 @@ final class OutputCollector: @unchecked Sendable {
             case CardTopics.status:
                 let status = Self.stringField("status", in: value) ?? "?"
                 let seq = header.flatMap { $0.split(separator: "/").last.flatMap { Int($0) } } ?? Self.intField("seq", in: value) ?? -1
-                let copy = StatusCopy(hash: hash, application: key, seq: seq, status: status, timestamp: timestamp,
+                var copy = StatusCopy(hash: hash, application: key, seq: seq, status: status, timestamp: timestamp,
                                       reasons: Self.count(of: "\"code\":", in: value))
+                if status == "rejected" { copy.codes = Self.reasonCodes(in: value); copy.bytes = value.count }
                 parsed.append((message.topic, header ?? "\(key)/status/\(seq)", copy, nil, nil, hash))
             case CardTopics.orders:
                 let application = header.map { $0.hasSuffix("/order") ? String($0.dropLast("/order".count)) : $0 }
@@ -389,6 +396,16 @@ final class OutputCollector: @unchecked Sendable {
     }
 
     /// The string value of the first `"name":"…"` (an unescaped quote cannot occur inside a JSON string).
+    /// The distinct `"code":"…"` values in a status.
+    static func reasonCodes(in bytes: [UInt8]) -> Set<String> {
+        let text = String(decoding: bytes, as: UTF8.self)
+        var codes = Set<String>()
+        for part in text.components(separatedBy: "\"code\":\"").dropFirst() {
+            codes.insert(String(part.prefix { $0 != "\"" }))
+        }
+        return codes
+    }
+
     static func stringField(_ name: String, in bytes: [UInt8]) -> String? {
         let needle = Array("\"\(name)\":\"".utf8)
         guard let start = find(needle, in: bytes) else { return nil }

@@ -18,7 +18,9 @@ struct HostileCommand: AsyncParsableCommand {
             internal topics, card.application-closed, registry.persons and bank.branches, round-robin over partitions so every \
             record's offset is known. Then it checks: no worker exited (nothing to restart); every card.submission record \
             produced exactly one of a status for its submission_id (ending `rejected` with reasons) or a card.dlq entry with \
-            its source offset and a cause; every record of the internal topics and card.bank-events a dead letter; a \
+            its source offset and a cause; the two size kinds (published with message.max.bytes raised to 1 MiB), exactly \
+            one `rejected` status carrying SCHEMA_INVALID (the 20,000-element amplifier) or SUBMISSION_TOO_LARGE (the \
+            1,040,000-byte submission); every record of the internal topics and card.bank-events a dead letter; a \
             card.application-closed record a dead letter, or nothing when it is well-formed (closing an unknown application \
             is a no-op); a registry.persons or bank.branches record that cannot be read is skipped with a log line naming \
             its offset (the reference loader's documented behaviour: no dead letter); tombstones delete (no-op). Finally no \
@@ -70,7 +72,8 @@ struct HostileCommand: AsyncParsableCommand {
         collector.start()
 
         // Publish in order: per partition, record n lands at offset n (fresh topics, idempotent producer).
-        let feeder = try Feeder(servers: fleet.servers, clientID: "hostile-feeder", logger: logger)
+        let feeder = try Feeder(servers: fleet.servers, clientID: "hostile-feeder", extraProperties: HostileGenerator.feederProperties,
+                                logger: logger)
         var offsets: [String: Int64] = [:]
         var located: [(record: HostileGenerator.Record, offset: Int64)] = []
         for record in hostile {
@@ -132,6 +135,7 @@ struct HostileCommand: AsyncParsableCommand {
         var matchedDLQ = Set<String>()
         var knownIDs = Set<String>()
         var expectationMisses: [String] = []
+        var sizeVerdicts: [String] = []
         for (record, offset) in located {
             let slot = "\(record.topic)/\(record.partition)/\(offset)"
             var tally = tallies[record.topic] ?? Tally()
@@ -153,6 +157,12 @@ struct HostileCommand: AsyncParsableCommand {
                 else if rejected.count != 1 { miss("expected one rejected status, got \(statuses.map(\.status))") }
                 else if rejected[0].reasons == 0 { miss("rejected without reasons") }
                 else if statuses.contains(where: { $0.status == "in_production" }) { miss("reached the card order") }
+            case .rejectedSchemaInvalid, .rejectedTooLarge:
+                let code = record.expectation == .rejectedSchemaInvalid ? "SCHEMA_INVALID" : "SUBMISSION_TOO_LARGE"
+                if letter != nil { miss("dead-lettered, expected a rejected status") }
+                if rejected.count != 1 { miss("expected one rejected status, got \(statuses.map(\.status))") }
+                else if !rejected[0].codes.contains(code) { miss("rejected without \(code): \(rejected[0].codes.sorted())") }
+                else { sizeVerdicts.append("\(record.kind): rejected with \(code), \(rejected[0].reasons) reasons in \(rejected[0].bytes) bytes") }
             case .deadLetter:
                 if letter == nil { miss("no dead letter") }
                 if !statuses.isEmpty { miss("statuses too: \(statuses.map(\.status))") }
@@ -204,6 +214,7 @@ struct HostileCommand: AsyncParsableCommand {
         for line in RuntimeBench.TableFormat.render(header: header, rows: rows, rightAligned: [1, 2, 3, 4, 5, 6]) { Terminal.say(line) }
         let submission = tallies[CardTopics.submission] ?? Tally()
         Terminal.say("card.submission: \(submission.records) records = \(submission.rejected) rejected statuses with reasons + \(submission.deadLetters) dead letters (\(submission.notJSONAfterAll) of them with a usable submission_id but not JSON to intake's strict parser; \(submission.records - submission.rejected - submission.deadLetters) unaccounted)")
+        for verdict in sizeVerdicts { Terminal.say("size: \(verdict)") }
         Terminal.say("crashes: \(crashes.values.reduce(0) { $0 + $1.count }) (restarts \(fleet.restarts.values.reduce(0, +))); graceful stop: " + FleetUnderTest.workerNames.map { "\($0) \(stopStatuses[$0].flatMap { $0 }.map(String.init) ?? "-")" }.joined(separator: ", "))
         Terminal.say("personal data: \(generator.personalData.count) planted ID numbers and mobiles, \(leaks.count) found unmasked in worker logs or dead-letter causes")
         Terminal.say("peak RSS: " + FleetUnderTest.workerNames.map { "\($0) \(RunFormat.mib(fleet.peakRSS[$0])) MiB" }.joined(separator: ", "))

@@ -10,7 +10,10 @@ import Kafka
 /// unicode edge cases (escaped NUL, lone surrogate escapes, RTL overrides, emoji, combining marks, BOM,
 /// noncharacters), injection strings (SQL, shell, log-forging newlines, format strings, templates, paths),
 /// impossible dates, negative and overflowing sizes, ID numbers with bad check characters, 17 and 19
-/// digits, full-width digits, and keys that are missing or binary.
+/// digits, full-width digits, and keys that are missing or binary. Sizes (cases ow-04a, ow-04c): the
+/// first two card.submission records of every run are an amplifier (20,000 non-strings in
+/// `card.functions`, one reason each unbounded) and a 1,040,000-byte submission, legal for a Java
+/// producer (published with `message.max.bytes` raised to 1 MiB, see ``HostileGenerator/feederProperties``).
 struct HostileGenerator {
     enum Expectation: String, Codable, Sendable {
         /// card.submission with a usable submission_id: a `rejected` status with reasons.
@@ -21,6 +24,10 @@ struct HostileGenerator {
         case deadLetterOrNoOp
         /// A reference record that may be readable after all (applied) or not (skipped with a log line).
         case skippedOrApplied
+        /// card.submission: exactly one `rejected` status carrying this code (`SCHEMA_INVALID` for the
+        /// amplifier, `SUBMISSION_TOO_LARGE` for the near-1-MiB record), and no dead letter.
+        case rejectedSchemaInvalid
+        case rejectedTooLarge
         /// A reference record (registry.persons, bank.branches) that cannot be read: skipped with a log line.
         case skippedWithLog
         /// Well-formed but meaningless (a reference tombstone, an application-closed for an unknown
@@ -216,6 +223,37 @@ struct HostileGenerator {
         }
     }
 
+    /// Properties of the producer that publishes the records: `message.max.bytes` raised to 1 MiB,
+    /// the Java client's default `max.request.size`, so the near-1-MiB submission is publishable.
+    static let feederProperties = ["message.max.bytes": "1048576"]
+
+    /// Bytes of the near-1-MiB submission (case ow-04c's size).
+    static let nearOneMiB = 1_040_000
+
+    /// A submission-shaped record for the size kinds: `functions` as raw JSON, the value padded
+    /// with address characters to `padTo` bytes when given.
+    mutating func sizeRecord(amplifier: Bool, partition: Int32) -> Record {
+        serial += 1
+        let id = "h-\(runID)-\(serial)"
+        let agent = validID(), applicant = validID()
+        let functions = amplifier ? "[" + Array(repeating: "0", count: 20_000).joined(separator: ",") + "]"
+                                  : "[\"social_security\",\"medical_settlement\"]"
+        let attachment = "{\"uri\":\"s3://card-docs/x.jpg\",\"sha256\":\"\(String(repeating: "ab", count: 32))\",\"bytes\":150000,\"media_type\":\"image/jpeg\",\"width\":358,\"height\":441}"
+        func json(address: String) -> String {
+            "{\"schema\":\"card.submission.v1\",\"submission_id\":\"\(id)\",\"channel\":\"hrss_web\",\"submitted_at\":\"2026-11-25T10:15:00+08:00\","
+                + "\"consents\":{\"disclaimer\":true,\"commitment\":true,\"data_authorization\":true},"
+                + "\"agent\":{\"name\":\"张三\",\"id_type\":\"resident_id\",\"id_number\":\"\(agent)\",\"id_valid_from\":\"2019-04-01\",\"id_valid_to\":\"long_term\",\"gender\":\"female\",\"mobile\":\"\(mobile())\",\"relationship\":\"mother\",\"documents\":{\"id_front\":\(attachment),\"id_back\":\(attachment)}},"
+                + "\"applicant\":{\"name\":\"李四\",\"id_type\":\"resident_id\",\"id_number\":\"\(applicant)\",\"id_valid_from\":\"2023-06-01\",\"id_valid_to\":\"2028-06-01\",\"gender\":\"male\",\"birth_date\":\"2017-03-14\",\"nationality\":\"CHN\",\"ethnicity\":\"01\",\"occupation\":\"student\",\"district\":\"110105\",\"address\":\"\(address)\",\"mobile\":\"\(mobile())\"},"
+                + "\"documents\":{\"photo\":\(attachment),\"id_front\":\(attachment),\"id_back\":\(attachment),\"birth_certificate\":\(attachment)},"
+                + "\"card\":{\"bank\":\"BOB\",\"branch\":\"BOB-0105-01\",\"pickup\":\"agent_branch_pickup\",\"functions\":\(functions)}}"
+        }
+        var text = json(address: "北京市朝阳区安贞里社区12号")
+        if !amplifier { text = json(address: "北京市朝阳区安贞里社区12号" + String(repeating: "A", count: Self.nearOneMiB - text.utf8.count)) }
+        return Record(topic: CardTopics.submission, partition: partition, key: Array(applicant.utf8), value: Array(text.utf8),
+                      kind: amplifier ? "amplifier: 20,000 non-strings in card.functions" : "\(text.utf8.count)-byte submission (legal for a Java producer)",
+                      expectation: amplifier ? .rejectedSchemaInvalid : .rejectedTooLarge, submissionID: id)
+    }
+
     mutating func submissionRecord(partition: Int32) -> Record {
         serial += 1
         let goodID = "h-\(runID)-\(serial)"
@@ -305,7 +343,12 @@ struct HostileGenerator {
             let index = perTopic[topic, default: 0]
             perTopic[topic] = index + 1
             let partition = index % partitions(topic)
-            var record = topic == CardTopics.submission ? submissionRecord(partition: partition) : otherRecord(topic: topic, partition: partition)
+            var record: HostileRecord
+            if topic == CardTopics.submission && index < 2 {
+                record = sizeRecord(amplifier: index == 0, partition: partition)
+            } else {
+                record = topic == CardTopics.submission ? submissionRecord(partition: partition) : otherRecord(topic: topic, partition: partition)
+            }
             // A record whose contract key the fleet can read goes where that key maps (whatever its Kafka
             // key): elsewhere the worker would re-key it to there, off the offsets this run checks.
             if let contractKey = Self.contractKey(topic: topic, value: record.value) {

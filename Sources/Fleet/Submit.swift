@@ -66,7 +66,16 @@ struct SubmitCommand: AsyncParsableCommand {
         }
         let outgoing = FileSubmissions.records(from: data)
         let records = outgoing.map { ProducerRecord(topic: "card.submission", key: $0.key.map { Array($0.utf8) }, value: Array($0.value)) }
-        let results = await producer.send(records)
+        // A record over the producer's limit is refused before it is sent, with its size named
+        // (librdkafka's bare MSG_SIZE_TOO_LARGE said neither which record nor by how much).
+        let limit = producer.messageMaxBytes
+        let tooLarge = records.map { KafkaProducer.wireSize(of: $0) > limit }
+        var results = await producer.send(zip(records, tooLarge).filter { !$0.1 }.map(\.0))
+        for (index, over) in tooLarge.enumerated() where over {
+            results.insert(KafkaError(code: .produce, reason: "a record of \(records[index].value?.count ?? 0) bytes "
+                + "(\(KafkaProducer.wireSize(of: records[index])) with key, headers and framing) is over the producer's "
+                + "message.max.bytes (\(limit)); not sent (intake accepts submissions up to \(SubmissionSize.maxBytes) bytes)"), at: index)
+        }
         for (number, (item, error)) in zip(outgoing, results).enumerated() {
             let head = "\(number + 1)/\(outgoing.count)"
             if let error {

@@ -43,6 +43,13 @@ public final class EmbeddedCluster: @unchecked Sendable {
     public func setBrokerUp(_ brokerID: Int32) { rd_kafka_mock_broker_set_up(cluster, brokerID) }
     /// Moves a group's coordinator to another broker.
     public func setCoordinator(group: String, brokerID: Int32) { rd_kafka_mock_coordinator_set(cluster, "group", group, brokerID) }
+    /// Makes the next `count` Produce requests fail with `MSG_SIZE_TOO_LARGE`, as Apache Kafka answers a
+    /// record over the topic's `max.message.bytes`: a permanent per-record error (tests of the relay).
+    public func refuseNextProduceRequestsAsTooLarge(count: Int) {
+        var errors = [rd_kafka_resp_err_t](repeating: RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, count: count)
+        rd_kafka_mock_push_request_errors_array(cluster, 0, count, &errors)
+    }
+
     /// Makes the next `count` requests of API `apiKey` (e.g. 0 = Produce) fail with a retriable error.
     public func failNextRequests(apiKey: Int16, count: Int, retriable: Bool = true) {
         let err = retriable ? RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION : RD_KAFKA_RESP_ERR_INVALID_MSG

@@ -70,6 +70,30 @@ public final class KafkaProducer: Sendable {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.timedOut, err, "flush") }
     }
 
+    /// The largest record this producer sends, in bytes: librdkafka's effective
+    /// `message.max.bytes` (default 1,000,000; raised or lowered through the client's extra
+    /// properties). librdkafka refuses a record whose key + value + headers + framing exceed it
+    /// with `MSG_SIZE_TOO_LARGE`, so callers check ``wireSize(of:)`` against it first.
+    public var messageMaxBytes: Int {
+        client.withHandle { rk -> Int in
+            var buffer = [CChar](repeating: 0, count: 32)
+            var size = buffer.count
+            guard let conf = rd_kafka_conf(rk), rd_kafka_conf_get(conf, "message.max.bytes", &buffer, &size) == RD_KAFKA_CONF_OK else {
+                return 1_000_000
+            }
+            return Int(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) ?? 1_000_000
+        }
+    }
+
+    /// An upper bound of the bytes `record` takes against `message.max.bytes`: key + value +
+    /// header names and values, plus librdkafka's per-record framing (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`,
+    /// varints at their widest) and per-header varints. Never less than librdkafka's own count.
+    public static func wireSize(of record: ProducerRecord) -> Int {
+        let framing = 64
+        let headers = record.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.count + 10 }
+        return (record.key?.count ?? 0) + (record.value?.count ?? 0) + headers + framing
+    }
+
     /// Records enqueued and not yet reported.
     public var outstanding: Int { Int(client.withHandle { rd_kafka_outq_len($0) }) }
 

@@ -50,7 +50,7 @@ struct ModelCodingTests {
             "rejected", "failed", "overdue",
         ])
         #expect(ApplicationStatus.allCases.filter(\.freesApplicant) == [.rejected, .failed])
-        #expect(ReasonCode.allCases.count == 36)
+        #expect(ReasonCode.allCases.count == 37)  // 35 of the contract + BANK_PRODUCTION_FAILED, SUBMISSION_TOO_LARGE
         #expect(ReasonCode.householdMismatch.rawValue == "HOUSEHOLD_MISMATCH")
         #expect(ReasonCode.branchNoMinorService.rawValue == "BRANCH_NO_MINOR_SERVICE")
         #expect(ReasonCode(rawValue: "DUPLICATE_ACTIVE_APPLICATION") == .duplicateActiveApplication)

@@ -89,6 +89,9 @@ struct BenchChaosHostileTests {
         #expect(run.output.contains("hostile figures: 1000 records published"))
         #expect(run.output.contains("crashes: 0 (restarts 0)"))
         #expect(run.output.contains("; 0 unaccounted)"))
+        // Sizes (ow-04a, ow-04c): both kinds are published every run and each ends in its rejection.
+        #expect(run.output.contains("size: amplifier: 20,000 non-strings in card.functions: rejected with SCHEMA_INVALID"))
+        #expect(run.output.contains("size: 1040000-byte submission (legal for a Java producer): rejected with SUBMISSION_TOO_LARGE"))
         #expect(run.output.contains(", 0 found unmasked in worker logs or dead-letter causes"))
         #expect((number(after: "hostile figures: ", in: run.output) ?? 0) >= 1000)
         #expect(!run.output.contains("VIOLATION"))

@@ -20,6 +20,17 @@ public struct DeadLetter: Sendable, Hashable, Codable {
     /// The dead letter this record was replayed from (`card.dlq/<partition>/<offset>`), when it
     /// failed again after `fleet dlq replay`: a chain an operator can follow, never a loop.
     public var replayOf: String?
+    /// Project additions (docs/contract-additions.md, "Sizes"), written when set:
+    /// the original payload's full size in bytes (`payload_bytes`) and SHA-256, lower-case hex
+    /// (`payload_sha256`), and whether `payload_base64` holds only its first bytes
+    /// (`payload_truncated`), so a payload too large to carry whole can still be found and checked.
+    public var payloadBytes: Int?
+    public var payloadSHA256: String?
+    public var payloadTruncated: Bool?
+    /// For an output the worker made but could not send (the broker or the producer refused it):
+    /// its `card-message-id`. `source_topic` is then the topic it was meant for, `partition` the
+    /// worker's partition that made it and `offset` its outbox sequence number.
+    public var unsentMessageID: String?
 
     /// Creates a dead letter, redacting `error` and base64-encoding `payload`.
     /// - Parameters:
@@ -59,6 +70,10 @@ public struct DeadLetter: Sendable, Hashable, Codable {
         case payloadBase64 = "payload_base64"
         case worker, at
         case replayOf = "replay_of"
+        case payloadBytes = "payload_bytes"
+        case payloadSHA256 = "payload_sha256"
+        case payloadTruncated = "payload_truncated"
+        case unsentMessageID = "unsent_message_id"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -73,5 +88,9 @@ public struct DeadLetter: Sendable, Hashable, Codable {
         try c.encode(worker, forKey: .worker)
         try c.encode(at, forKey: .at)
         try c.encodeIfPresent(replayOf, forKey: .replayOf)
+        try c.encodeIfPresent(payloadBytes, forKey: .payloadBytes)
+        try c.encodeIfPresent(payloadSHA256, forKey: .payloadSHA256)
+        try c.encodeIfPresent(payloadTruncated, forKey: .payloadTruncated)
+        try c.encodeIfPresent(unsentMessageID, forKey: .unsentMessageID)
     }
 }

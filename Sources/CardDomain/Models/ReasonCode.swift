@@ -47,6 +47,9 @@ public enum ReasonCode: String, Sendable, Hashable, Codable, CaseIterable {
     // MARK: Project additions (the contract allows new codes, never renames)
     /// The bank reported `failed` for the order; carried by the `failed` status.
     case bankProductionFailed = "BANK_PRODUCTION_FAILED"
+    /// The `card.submission` value is over ``SubmissionSize/maxBytes``: whatever intake would
+    /// pass on could not be sent (docs/contract-additions.md, "Sizes"). Field `null`.
+    case submissionTooLarge = "SUBMISSION_TOO_LARGE"
 
     /// Position in the contract's tables, used to order reasons stably.
     public var ordinal: Int { Self.allCases.firstIndex(of: self)! }

@@ -27,7 +27,8 @@ public enum IntakeOutcome: Sendable, Hashable {
 public struct ParsedSubmission: Sendable, Hashable {
     /// The application_id from here on.
     public let submissionID: String
-    /// Every broken rule, ordered by the contract's table and then by field.
+    /// Every broken rule, ordered by the contract's table and then by field, bounded by
+    /// ``ReasonBounds`` so the `rejected` status always fits in one Kafka record.
     public private(set) var reasons: [Reason]
     /// The typed submission when the stateless rules found nothing wrong; `nil` otherwise.
     public let submission: Submission?
@@ -38,7 +39,7 @@ public struct ParsedSubmission: Sendable, Hashable {
 
     public init(submissionID: String, reasons: [Reason], submission: Submission?, applicantIDNumber: String?) {
         self.submissionID = submissionID
-        self.reasons = Reason.sorted(reasons)
+        self.reasons = ReasonBounds.bounded(reasons)
         self.submission = reasons.isEmpty ? submission : nil
         self.applicantIDNumber = applicantIDNumber
     }
@@ -50,6 +51,6 @@ public struct ParsedSubmission: Sendable, Hashable {
 
     /// Adds a reason found by a stateful check (the duplicate rule), keeping the order.
     public mutating func add(_ reason: Reason) {
-        reasons = Reason.sorted(reasons + [reason])
+        reasons = ReasonBounds.bounded(reasons + [reason])
     }
 }

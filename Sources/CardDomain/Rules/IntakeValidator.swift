@@ -40,6 +40,7 @@ public enum IntakeValidator {
         var walk = SubmissionWalk()
         walk.run(top)
         var reasons = walk.reasons
+        if let tooLarge = SubmissionSize.reason(byteCount: data.count) { reasons.append(tooLarge) }
         var submission: Submission?
         if reasons.isEmpty {
             // The tree passed every check, so the typed decode is expected to succeed; if it

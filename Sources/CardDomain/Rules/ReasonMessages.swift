@@ -44,6 +44,7 @@ public enum ReasonMessages {
         case .branchClosed: return "所选领卡网点暂停营业，请选择其他网点"
         case .branchNoMinorService: return "所选领卡网点不办理未成年人社会保障卡业务，请选择其他网点"
         case .bankProductionFailed: return "银行制卡失败，请重新提交申请或联系银行网点"
+        case .submissionTooLarge: return "申请内容过长，超出系统可受理的大小，请精简填写内容后重新提交"
         }
     }
 

@@ -101,7 +101,7 @@ final class DeadLetterCasework: Sendable {
                 outcomes.append(.refused(id: entry.id, why: "payload_base64 is not base64"))
                 continue
             }
-            if entry.letter.error.contains("payload cut to its first") {
+            if entry.letter.payloadTruncated == true {
                 outcomes.append(.refused(id: entry.id, why: "the dead letter holds only the start of the payload; replay the original from \(entry.letter.sourceTopic) partition \(entry.letter.partition) offset \(entry.letter.offset)"))
                 continue
             }

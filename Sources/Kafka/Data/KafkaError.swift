@@ -58,10 +58,27 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Hashable {
                           isFatal: rd_kafka_error_is_fatal(error) != 0)
     }
 
+    /// Whether the broker or the producer refuses this one record for good, whatever is retried:
+    /// `MSG_SIZE_TOO_LARGE` (over `message.max.bytes`, local or the topic's `max.message.bytes`),
+    /// `RECORD_LIST_TOO_LARGE`, `INVALID_RECORD` (KIP-467: the broker's per-record validation) and
+    /// `INVALID_TIMESTAMP`. The record is the problem, not the connection: a sender should set it
+    /// aside (dead-letter it) and go on. Other errors (timeouts, leaders moving) are transient.
+    public var isPermanentForRecord: Bool { RDKafkaErrors.isPermanentForRecord(rd_kafka_resp_err_t(rawValue: rdKafkaCode)) }
+
     public var description: String { "KafkaError(\(code)\(rdKafkaCode != 0 ? " rd=\(rdKafkaCode)" : ""): \(reason))" }
 }
 
 enum RDKafkaErrors {
+    static func isPermanentForRecord(_ err: rd_kafka_resp_err_t) -> Bool {
+        switch err {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE,
+             RD_KAFKA_RESP_ERR_INVALID_RECORD, RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// Errors after which a later attempt can succeed without changing anything.
     static func isRetriable(_ err: rd_kafka_resp_err_t) -> Bool {
         switch err {

@@ -21,6 +21,8 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private let stopRequested = Mutex(false)
     private let health: WorkerHealth
     private let placement: InputPlacement
+    /// Every output is checked against the producer's `message.max.bytes` before the outbox.
+    private let outputLimit: OutputLimit
 
     private var relays: [Int32: OutboxRelay] = [:]
     private var nextRetryAt: [Int32: Date] = [:]
@@ -44,6 +46,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         producer = try KafkaProducer(configuration: producerConfig, logger: logger)
         placement = try InputPlacement(handler: handler, producer: producerConfig,
                                        admin: try KafkaAdmin(configuration: configuration.kafka, logger: logger), logger: logger, metrics: metrics)
+        outputLimit = OutputLimit(maxBytes: producer.messageMaxBytes)
         consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: configuration.kafka, groupID: configuration.groupID),
                                      logger: logger)
     }
@@ -154,6 +157,11 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         do {
             try db.inSavepoint {
                 result = try handler.handle(message, in: db, context: context)
+                if case .done(let outputs) = result, let refusal = outputLimit.refusal(outputs) {
+                    // An output that can never be sent would block the outbox: refuse the input whole.
+                    result = .deadLetter(cause: "input refused: " + refusal)
+                    return .rollback
+                }
                 if case .done = result { return .commit }
                 return .rollback  // a retry or a dead letter leaves no partial state behind
             }
@@ -218,7 +226,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         for (partition, relay) in relays {
             let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
             let fresh = try relay.store.database.write { db in
-                try handler.tick(in: db, context: context).map { try PartitionStore.append(db, $0) }
+                try handler.tick(in: db, context: context).map { try PartitionStore.append(db, admitted($0, partition: partition)) }
             }
             try relay.offer(fresh)
             metrics.emitted.increment(by: Int64(fresh.count))
@@ -238,6 +246,18 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         for relay in relays.values {
             try relay.store.database.write { try $0.execute(sql: "DELETE FROM runtime_applied WHERE applied_at < ?", arguments: [cutoff]) }
         }
+    }
+
+    /// A time-driven output that could never be sent, as a bounded dead letter instead (it has no
+    /// input to refuse); anything that fits, unchanged.
+    private func admitted(_ output: OutboundMessage, partition: Int32) -> OutboundMessage {
+        guard let refusal = outputLimit.refusal(output) else { return output }
+        metrics.unsendableOutputs.increment()
+        logger.error("time-driven output set aside as a dead letter", metadata: [LogKey.topic: "\(output.topic)", LogKey.error: "\(refusal)"])
+        let record = ProducerRecord(topic: output.topic, key: output.key, value: output.value,
+                                    headers: output.headers + [KafkaHeader(name: messageIDHeader, string: output.id)])
+        return DeadLetters.unsentOutput(record, seq: 0, partition: partition, cause: refusal, worker: configuration.name,
+                                        topic: configuration.deadLetterTopic, at: configuration.clock(), withPayload: true)
     }
 
     // MARK: - Stage gauges
@@ -323,7 +343,9 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                 let relay = try relays[partition] ?? {
                     let store = try PartitionStore(directory: configuration.stateDirectory, partition: partition, handler: handler,
                                                    cacheKiB: configuration.partitionCacheKiB)
-                    return OutboxRelay(store: store, producer: producer)
+                    return OutboxRelay(store: store, producer: producer, setAside: .init(
+                        deadLetterTopic: configuration.deadLetterTopic, worker: configuration.name, clock: configuration.clock,
+                        logger: logger, counter: metrics.unsendableOutputs))
                 }()
                 relays[partition] = relay
                 nextRetryAt[partition] = try relay.store.nextRetryDue()

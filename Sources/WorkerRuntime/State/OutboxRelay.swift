@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
 import Kafka
+import Logging
+import Metrics
 import Synchronization
 
 /// Sends one partition store's outbox through the idempotent producer; rows are deleted only
@@ -23,23 +25,44 @@ final class OutboxRelay {
     /// start (a previous run or owner may have left some) and whenever `offer` could not take
     /// fresh rows. While false, `pump` need not read the table at all.
     private var mayHoldUnsent = true
+    /// Where rows the broker or producer refuses for good go instead (nil: tests of the relay alone).
+    private let setAside: SetAside?
+    /// Set when a refused row was replaced by a dead letter, so `pump` reads the table again.
+    private var setAsideAppended = false
 
-    init(store: PartitionStore, producer: KafkaProducer, maxInFlight: Int = 10_000) {
+    /// What the relay needs to turn a row that can never be sent into a dead letter.
+    struct SetAside {
+        var deadLetterTopic: String
+        var worker: String
+        var clock: @Sendable () -> Date
+        var logger: Logger
+        var counter: Counter?
+    }
+
+    init(store: PartitionStore, producer: KafkaProducer, maxInFlight: Int = 10_000, setAside: SetAside? = nil) {
         self.store = store
         self.producer = producer
         self.maxInFlight = maxInFlight
+        self.setAside = setAside
     }
 
     var isIdle: Bool { inFlight == 0 && resend.isEmpty }
 
     /// Hands unsent rows to the producer without waiting for their reports.
-    /// - Returns: failures reported since the last call, for logging.
+    /// - Returns: transient failures reported since the last call (their rows are sent again), for logging.
     @discardableResult
     func pump() throws -> [KafkaError] {
         let (delivered, failed) = reports.take()
         inFlight -= delivered.count + failed.count
         deliveredAwaitingDelete += delivered
-        resend += failed.map(\.seq)
+        for failure in failed {
+            if failure.error.isPermanentForRecord, setAside != nil {
+                guard let row = try store.outboxRows(after: failure.seq - 1, limit: 1).first, row.seq == failure.seq else { continue }
+                try replaceWithDeadLetter(row, error: failure.error)
+            } else {
+                resend.append(failure.seq)
+            }
+        }
         if !resend.isEmpty {
             let seqs = resend
             resend.removeAll()
@@ -50,14 +73,16 @@ final class OutboxRelay {
         }
         while mayHoldUnsent && inFlight < maxInFlight {
             let limit = min(1000, maxInFlight - inFlight)
+            setAsideAppended = false
             let rows = try store.outboxRows(after: lastEnqueued, limit: limit)
             for row in rows {
                 try enqueue(row)
                 lastEnqueued = row.seq
             }
-            if rows.count < limit { mayHoldUnsent = false }
+            if rows.count < limit && !setAsideAppended { mayHoldUnsent = false }
         }
-        return failed.map(\.error)
+        // Rows set aside as dead letters were logged there; the rest are sent again.
+        return failed.map(\.error).filter { !($0.isPermanentForRecord && setAside != nil) }
     }
 
     /// Hands rows just committed to the producer without reading them back, when nothing older
@@ -70,17 +95,54 @@ final class OutboxRelay {
             return
         }
         mayHoldUnsent = true  // until every row is handed over, in case enqueueing throws midway
+        setAsideAppended = false
         for row in rows {
             try enqueue(row)
             lastEnqueued = row.seq
         }
-        mayHoldUnsent = false
+        mayHoldUnsent = setAsideAppended  // a dead letter appended for a refused row waits for `pump`
     }
 
     private func enqueue(_ row: PartitionStore.OutboxRow) throws {
         let seq = row.seq
-        try producer.enqueue(row.record) { [reports] error in reports.record(seq: seq, error: error) }
+        do {
+            try producer.enqueue(row.record) { [reports] error in reports.record(seq: seq, error: error) }
+        } catch let error as KafkaError where error.isPermanentForRecord && setAside != nil {
+            // librdkafka refused it before sending (MSG_SIZE_TOO_LARGE): it never will send it.
+            try replaceWithDeadLetter(row, error: error)
+            return
+        }
         inFlight += 1
+    }
+
+    /// Replaces a row that can never be sent (a permanent per-record error) with a bounded dead
+    /// letter in one transaction, logs it and counts it: the row's problem, not the worker's, so the
+    /// relay goes on instead of throwing (which crash-looped the worker on the same row).
+    /// A refused dead letter is replaced by one without payload; one refused again is dropped,
+    /// loudly (critical log), since nothing smaller can be sent in its place.
+    private func replaceWithDeadLetter(_ row: PartitionStore.OutboxRow, error: KafkaError) throws {
+        guard let setAside else { throw error }
+        let id = row.record.headers.last { $0.name == messageIDHeader }?.stringValue ?? "seq-\(row.seq)"
+        let cause = "the producer or broker refused this output for good (\(error.reason)); \(KafkaProducer.wireSize(of: row.record)) bytes"
+        let metadata: Logger.Metadata = [LogKey.topic: "\(row.record.topic)", LogKey.partition: "\(store.partition)",
+                                         LogKey.messageID: "\(maskedForLog(id))", LogKey.error: "\(error.reason)"]
+        let isLetter = row.record.topic == setAside.deadLetterTopic
+        if isLetter && id.hasPrefix("dlq/unsent/dlq/unsent/") {
+            try store.database.write { try PartitionStore.deleteOutbox($0, seqs: [row.seq]) }
+            setAside.logger.critical("UNSENDABLE DEAD LETTER dropped: even its payload-less form was refused", metadata: metadata)
+            return
+        }
+        let letter = DeadLetters.unsentOutput(row.record, seq: row.seq, partition: store.partition, cause: cause,
+                                              worker: setAside.worker, topic: setAside.deadLetterTopic, at: setAside.clock(),
+                                              withPayload: !isLetter)
+        try store.database.write { db in
+            try PartitionStore.deleteOutbox(db, seqs: [row.seq])
+            _ = try PartitionStore.append(db, letter)
+        }
+        mayHoldUnsent = true
+        setAsideAppended = true
+        setAside.counter?.increment()
+        setAside.logger.error("output refused for good: set aside as a dead letter, the relay goes on", metadata: metadata)
     }
 
     /// Deletes delivered rows inside the caller's transaction.

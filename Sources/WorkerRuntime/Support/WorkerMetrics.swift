@@ -10,6 +10,8 @@ struct WorkerMetrics {
     /// Records of outside-written topics found off their contract key's partition and re-keyed there.
     let rekeyed: Counter
     let offsetGaps: Counter
+    /// Outputs the producer or broker refused for good, set aside as dead letters by the relay.
+    let unsendableOutputs: Counter
     let batchLatency: Timer
     let outboxDepth: Gauge
     let assignedPartitions: Gauge
@@ -25,6 +27,7 @@ struct WorkerMetrics {
         duplicatesDropped = Counter(label: "card_worker_duplicates_dropped_total", dimensions: d)
         rekeyed = Counter(label: "card_worker_rekeyed_total", dimensions: d)
         offsetGaps = Counter(label: "card_worker_offset_gaps_total", dimensions: d)
+        unsendableOutputs = Counter(label: "card_worker_unsendable_outputs_total", dimensions: d)
         batchLatency = Timer(label: "card_worker_batch_duration_seconds", dimensions: d)
         outboxDepth = Gauge(label: "card_worker_outbox_depth", dimensions: d)
         assignedPartitions = Gauge(label: "card_worker_assigned_partitions", dimensions: d)
