@@ -9,7 +9,8 @@ import Foundation
 /// unicode edge cases (escaped NUL, lone surrogate escapes, RTL overrides, emoji, combining marks, BOM,
 /// noncharacters), injection strings (SQL, shell, log-forging newlines, format strings, templates, paths),
 /// impossible dates, negative and overflowing sizes, ID numbers with bad check characters, 17 and 19
-/// digits, full-width digits, and keys that are missing or binary.
+/// digits, full-width digits, and keys that are missing or binary; plus real people's data at the edges
+/// (``HostileDomainRecords``), which has exactly one right answer each.
 struct HostileGenerator {
     enum Expectation: String, Codable, Sendable {
         /// card.submission with a usable submission_id: a `rejected` status with reasons.
@@ -18,10 +19,22 @@ struct HostileGenerator {
         case deadLetter
         /// A dead letter, or nothing when the record happens to be well-formed (a documented no-op).
         case deadLetterOrNoOp
-        /// A reference record that may be readable after all (applied) or not (skipped with a log line).
-        case skippedOrApplied
-        /// A reference record (registry.persons, bank.branches) that cannot be read: skipped with a log line.
-        case skippedWithLog
+        /// A reference record that may be readable after all (applied) or not (rejected: see `rejectedReference`).
+        case rejectedOrApplied
+        /// A reference record (registry.persons, bank.branches) that cannot be read: a "reference record
+        /// rejected" log line and a dead letter with its cause; the table keeps what it had.
+        case rejectedReference
+        // Real people's data at the edges (HostileDomainRecords): one right answer each.
+        /// A submission intake must accept: a `received` status, no dead letter.
+        case received
+        /// A submission whose people are in the registry (look-alike dots, lower-case x): `identity_verified`.
+        case identityVerified
+        /// A submission intake must refuse at once: one `rejected` status (seq 1, with reasons), no `received`.
+        case rejectedAtIntake
+        /// A well-formed reference record: stored, no dead letter.
+        case applied
+        /// A reference record kept after normalisation: a "reference record normalised" log line, no dead letter.
+        case normalisedWithLog
         /// Well-formed but meaningless (a reference tombstone, an application-closed for an unknown
         /// application): a documented no-op, no output.
         case noOp
@@ -276,11 +289,12 @@ struct HostileGenerator {
         if rng.next() % 3 == 0 {
             // The object itself: wrong types, impossible dates, unicode, injection strings.
             return Record(topic: topic, partition: partition, key: key, value: Array(object.utf8), kind: "hostile object" + suffix,
-                          expectation: reference ? (topic == CardTopics.bankBranches ? .skippedOrApplied : .skippedWithLog)
+                          expectation: reference ? (topic == CardTopics.bankBranches ? .rejectedOrApplied : .rejectedReference)
                                 : (topic == CardTopics.applicationClosed ? .deadLetterOrNoOp : .deadLetter))
         }
         let (value, kind) = malformed(from: object)
-        let expectation: Expectation = reference ? (value == nil ? .noOp : .skippedWithLog) : .deadLetter
+        // A tombstone removes its key (a no-op for an unknown one); without a key it is rejected.
+        let expectation: Expectation = reference ? (value == nil ? (key == nil ? .rejectedReference : .noOp) : .rejectedReference) : .deadLetter
         return Record(topic: topic, partition: partition, key: key, value: value, kind: kind + suffix, expectation: expectation)
     }
 
@@ -296,6 +310,17 @@ struct HostileGenerator {
             let partition = index % partitions(topic)
             out.append(topic == CardTopics.submission ? submissionRecord(partition: partition) : otherRecord(topic: topic, partition: partition))
         }
+        // Real people's data at the edges: one round per 200 records, partitions continuing round-robin.
+        var domain = HostileDomainRecords(runID: runID)
+        for round in 0..<max(1, count / 200) {
+            for var record in domain.round(round, today: Timestamp.now().shanghaiDate) {
+                let index = perTopic[record.topic, default: 0]
+                perTopic[record.topic] = index + 1
+                record.partition = index % partitions(record.topic)
+                out.append(record)
+            }
+        }
+        personalData.formUnion(domain.personalData)
         return out
     }
 }
