@@ -19,6 +19,9 @@ struct HostileDomainRecords {
 
     init(runID: String) { self.runID = runID }
 
+    /// Records per ``round(_:today:)``.
+    static let perRound = 10
+
     /// Look-alikes of U+00B7 that portals send (see ``PersonName/separatorDots``).
     static let lookAlikeDots: [Character] = ["\u{FF65}", "\u{2E31}", "\u{2022}", "\u{30FB}", "\u{2027}", "\u{0387}", "\u{2219}", "\u{22C5}", "\u{16EB}"]
 
@@ -78,6 +81,7 @@ struct HostileDomainRecords {
         }
         id = nextID("lower-x")
         submission("family registered with lower-case x", lower.submission(id: id), applicant: lower.child, id: id, .identityVerified)
+        assert(out.count == Self.perRound)
         return out
     }
 

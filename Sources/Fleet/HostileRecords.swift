@@ -303,16 +303,18 @@ struct HostileGenerator {
     mutating func records(count: Int, partitions: (String) -> Int32) -> [Record] {
         var perTopic: [String: Int32] = [:]
         var out: [Record] = []
-        for i in 0..<count {
+        // Real people's data at the edges takes one round (of HostileDomainRecords.perRound) per 200 records.
+        let domainRounds = count >= 50 ? max(1, count / 200) : 0
+        for i in 0..<(count - domainRounds * HostileDomainRecords.perRound) {
             let topic = i % 2 == 0 ? CardTopics.submission : Self.inputTopics[1 + (i / 2) % (Self.inputTopics.count - 1)]
             let index = perTopic[topic, default: 0]
             perTopic[topic] = index + 1
             let partition = index % partitions(topic)
             out.append(topic == CardTopics.submission ? submissionRecord(partition: partition) : otherRecord(topic: topic, partition: partition))
         }
-        // Real people's data at the edges: one round per 200 records, partitions continuing round-robin.
+        // Then those rounds, partitions continuing round-robin.
         var domain = HostileDomainRecords(runID: runID)
-        for round in 0..<max(1, count / 200) {
+        for round in 0..<domainRounds {
             for var record in domain.round(round, today: Timestamp.now().shanghaiDate) {
                 let index = perTopic[record.topic, default: 0]
                 perTopic[record.topic] = index + 1
