@@ -88,6 +88,12 @@ struct RegistryTable: ReferenceTable {
         migrator.registerMigration("registry-v1") { db in
             try db.execute(sql: "CREATE TABLE registry_persons (id_number TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID")
         }
+        // Records are validated and normalised since v2 (lower-case x stored as X): read the
+        // compacted topic again from its start, so rows stored under keys nothing reaches go.
+        migrator.registerMigration("registry-v2-validated") { db in
+            try db.execute(sql: "DELETE FROM registry_persons")
+            try db.execute(sql: "DELETE FROM runtime_reference_offsets WHERE topic = ?", arguments: [CardTopics.registryPersons])
+        }
     }
 
     func apply(key: [UInt8]?, value: [UInt8]?, in db: Database) throws {
