@@ -80,3 +80,16 @@ public struct IDNumber: Sendable, Hashable, CustomStringConvertible {
         return make(region: region, birthDate: birthDate, sequence: gender == .male ? base + 1 : base)
     }
 }
+
+extension IDNumber {
+    /// Whether the number names a person not yet born on `today` (its embedded birth date is
+    /// later); `false` when `today` is unknown. Born on `today` itself is born.
+    ///
+    /// Such a number is no one's: intake reports it as ID_NUMBER_INVALID for that person,
+    /// like a wrong check character, instead of waiting out the registry's grace period
+    /// (docs/contract-additions.md, "ID numbers").
+    public func namesNoOneBornBy(_ today: CivilDate?) -> Bool {
+        guard let today else { return false }
+        return birthDate > today
+    }
+}

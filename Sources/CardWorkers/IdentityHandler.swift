@@ -62,6 +62,8 @@ public struct IdentityHandler: WorkerHandler {
             var next = envelope
             next.seq += 1
             next.relationshipLabel = label
+            // Verified means both were found: the card prints the registry's spelling.
+            if let agent, let applicant { next.registeredNames = RegisteredNames(agent: agent.name, applicant: applicant.name) }
             next.identityVerifiedAt = now
             next.traceparent = trace
             return .done([
@@ -86,17 +88,33 @@ struct RegistryTable: ReferenceTable {
         migrator.registerMigration("registry-v1") { db in
             try db.execute(sql: "CREATE TABLE registry_persons (id_number TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID")
         }
+        // Records are validated and normalised since v2 (lower-case x stored as X): read the
+        // compacted topic again from its start, so rows stored under keys nothing reaches go.
+        migrator.registerMigration("registry-v2-validated") { db in
+            try db.execute(sql: "DELETE FROM registry_persons")
+            try db.execute(sql: "DELETE FROM runtime_reference_offsets WHERE topic = ?", arguments: [CardTopics.registryPersons])
+        }
     }
 
     func apply(key: [UInt8]?, value: [UInt8]?, in db: Database) throws {
-        guard let value else {
+        _ = try applyReporting(key: key, value: value, in: db)
+    }
+
+    /// Validates the record (``RegistryRecordRules``: lower-case `x` read as `X`, anything
+    /// else off the schema rejected) and stores it under its upper-case id_number.
+    func applyReporting(key: [UInt8]?, value: [UInt8]?, in db: Database) throws -> [String] {
+        let verdict = RegistryRecordRules.read(key: key, value: value, today: Timestamp.now().shanghaiDate)
+        switch verdict {
+        case .reject(let cause):
+            throw ReferenceRecordRejected(cause: cause)
+        case .remove(let id, _):
             // A tombstone removes the person.
-            if let key { try db.cachedStatement(sql: "DELETE FROM registry_persons WHERE id_number = ?").execute(arguments: [String(decoding: key, as: UTF8.self)]) }
-            return
+            try db.cachedStatement(sql: "DELETE FROM registry_persons WHERE id_number = ?").execute(arguments: [id])
+        case .store(let id, let person, _):
+            try db.cachedStatement(sql: "INSERT INTO registry_persons (id_number, record) VALUES (?, ?) ON CONFLICT(id_number) DO UPDATE SET record = excluded.record").execute(
+                           arguments: [id, try CardJSON.encode(person)])
         }
-        let person = try CardJSON.decode(RegistryPerson.self, from: value)
-        try db.cachedStatement(sql: "INSERT INTO registry_persons (id_number, record) VALUES (?, ?) ON CONFLICT(id_number) DO UPDATE SET record = excluded.record").execute(
-                       arguments: [person.idNumber, Data(value)])
+        return verdict.notes
     }
 
     static func persons(_ first: String, _ second: String, in reference: (any DatabaseReader)?) throws -> (RegistryPerson?, RegistryPerson?) {

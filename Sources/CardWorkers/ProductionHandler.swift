@@ -87,7 +87,7 @@ public struct ProductionHandler: WorkerHandler {
             return .done([])
         }
         let now = Timestamp(context.now)
-        let order = CardOrder(submission: envelope.submission, orderedAt: now)
+        let order = CardOrder(submission: envelope.submission, orderedAt: now, registeredNames: envelope.registeredNames)
         let seq = envelope.seq + 1
         let trace = TraceContext.child(of: envelope.traceparent, applicationID: envelope.applicationID, stage: "production")
         try db.cachedStatement(sql: """

@@ -86,15 +86,24 @@ struct BranchTable: ReferenceTable {
     }
 
     func apply(key: [UInt8]?, value: [UInt8]?, in db: Database) throws {
-        guard let value else {
-            if let key { try db.cachedStatement(sql: "DELETE FROM bank_branches WHERE branch_key = ?").execute(arguments: [String(decoding: key, as: UTF8.self)]) }
-            return
+        _ = try applyReporting(key: key, value: value, in: db)
+    }
+
+    /// Validates the record (``BranchRecordRules``: a branch whose `bank/branch` is its key)
+    /// and stores it; a record off the schema is rejected, loudly, by the loader.
+    func applyReporting(key: [UInt8]?, value: [UInt8]?, in db: Database) throws -> [String] {
+        switch BranchRecordRules.read(key: key, value: value) {
+        case .reject(let cause):
+            throw ReferenceRecordRejected(cause: cause)
+        case .remove(let branchKey, _):
+            try db.cachedStatement(sql: "DELETE FROM bank_branches WHERE branch_key = ?").execute(arguments: [branchKey])
+        case .store(let branchKey, let branch, _):
+            try db.cachedStatement(sql: """
+                INSERT INTO bank_branches (branch_key, branch_code, record) VALUES (?, ?, ?)
+                ON CONFLICT(branch_key) DO UPDATE SET branch_code = excluded.branch_code, record = excluded.record
+                """).execute(arguments: [branchKey, branch.branch, Data(value ?? [])])
         }
-        let branch = try CardJSON.decode(Branch.self, from: value)
-        try db.cachedStatement(sql: """
-            INSERT INTO bank_branches (branch_key, branch_code, record) VALUES (?, ?, ?)
-            ON CONFLICT(branch_key) DO UPDATE SET branch_code = excluded.branch_code, record = excluded.record
-            """).execute(arguments: [Branch.key(bank: branch.bank, branch: branch.branch), branch.branch, Data(value)])
+        return []
     }
 
     static func branch(bank: String, code: String, in reference: (any DatabaseReader)?) throws -> Branch? {

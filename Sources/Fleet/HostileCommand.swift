@@ -22,8 +22,11 @@ struct HostileCommand: AsyncParsableCommand {
             one `rejected` status carrying SCHEMA_INVALID (the 20,000-element amplifier) or SUBMISSION_TOO_LARGE (the \
             1,040,000-byte submission); every record of the internal topics and card.bank-events a dead letter; a \
             card.application-closed record a dead letter, or nothing when it is well-formed (closing an unknown application \
-            is a no-op); a registry.persons or bank.branches record that cannot be read is skipped with a log line naming \
-            its offset (the reference loader's documented behaviour: no dead letter); tombstones delete (no-op). Finally no \
+            is a no-op); a registry.persons or bank.branches record that cannot be read is rejected: a log line naming its \
+            offset and a dead letter with its cause; tombstones delete (no-op). Real people's data at the edges has one \
+            right answer each: 7-digit fractions on the eve of an 18th birthday and null optional fields received, \
+            middle-dot look-alikes and lower-case x registry records verified (the latter kept with a "reference record \
+            normalised" log line), numbers of people not born yet rejected at intake. Finally no \
             ID number or mobile planted in the records appears in any worker log or dead-letter cause. Exit 1 on any violation.
             """)
 
@@ -129,7 +132,9 @@ struct HostileCommand: AsyncParsableCommand {
         var statusesByApplication: [String: [OutputCollector.StatusCopy]] = [:]
         for copy in state.statuses.values { statusesByApplication[copy.application, default: []].append(copy) }
         let logs = Dictionary(uniqueKeysWithValues: FleetUnderTest.workerNames.map { ($0, fleet.logText($0)) })
-        let skipped = Self.skippedReferenceRecords(in: (logs["identity"] ?? "") + "\n" + (logs["routing"] ?? ""))
+        let referenceLogs = (logs["identity"] ?? "") + "\n" + (logs["routing"] ?? "")
+        let skipped = Self.skippedReferenceRecords(in: referenceLogs, message: "reference record rejected")
+        let normalised = Self.skippedReferenceRecords(in: referenceLogs, message: "reference record normalised")
 
         var tallies: [String: Tally] = [:]
         var matchedDLQ = Set<String>()
@@ -170,11 +175,26 @@ struct HostileCommand: AsyncParsableCommand {
                 if letter == nil { tally.noOps += 1 }
             case .noOp:
                 if letter != nil { miss("dead-lettered, expected a no-op") } else { tally.noOps += 1 }
-            case .skippedWithLog:
-                if skipped.contains(slot) { tally.skippedLogged += 1 } else { miss("no 'reference record skipped' log line") }
-                if letter != nil { miss("dead-lettered (reference records are skipped, not dead-lettered)") }
-            case .skippedOrApplied:
+            case .rejectedReference:
+                if skipped.contains(slot) { tally.skippedLogged += 1 } else { miss("no 'reference record rejected' log line") }
+                if letter == nil { miss("no dead letter for a rejected reference record") }
+            case .rejectedOrApplied:
+                if skipped.contains(slot) != (letter != nil) { miss("rejected without both its log line and its dead letter") }
                 if skipped.contains(slot) { tally.skippedLogged += 1 } else { tally.applied += 1 }
+            case .received:
+                if letter != nil { miss("dead-lettered") }
+                if !statuses.contains(where: { $0.status == "received" }) { miss("expected received, got \(statuses.map(\.status)) with \(rejected.first?.reasons ?? 0) reason(s)") }
+            case .identityVerified:
+                if !statuses.contains(where: { $0.status == "identity_verified" }) { miss("expected identity_verified, got \(statuses.map(\.status))") }
+            case .rejectedAtIntake:
+                if statuses.map(\.status) != ["rejected"] || rejected[0].seq != 1 || rejected[0].reasons == 0 {
+                    miss("expected one rejected status from intake, got \(statuses.map(\.status))")
+                }
+            case .applied:
+                if letter != nil { miss("dead-lettered, expected applied") } else { tally.applied += 1 }
+            case .normalisedWithLog:
+                if letter != nil { miss("dead-lettered, expected kept after normalisation") }
+                if normalised.contains(slot) { tally.applied += 1 } else { miss("no 'reference record normalised' log line") }
             }
             tallies[record.topic] = tally
         }
@@ -206,7 +226,7 @@ struct HostileCommand: AsyncParsableCommand {
         // MARK: Report
         Terminal.say("")
         Terminal.say("hostile figures: \(hostile.count) records published")
-        let header = ["topic", "records", "dead letters", "rejected statuses", "no-ops", "skipped + logged", "applied"]
+        let header = ["topic", "records", "dead letters", "rejected statuses", "no-ops", "reference rejected", "applied"]
         let rows = HostileGenerator.inputTopics.map { topic -> [String] in
             let t = tallies[topic] ?? Tally()
             return [topic, "\(t.records)", "\(t.deadLetters)", "\(t.rejected)", "\(t.noOps)", "\(t.skippedLogged)", "\(t.applied)"]
@@ -225,10 +245,11 @@ struct HostileCommand: AsyncParsableCommand {
         return ok
     }
 
-    /// `topic/partition/offset` of every "reference record skipped" log line.
-    static func skippedReferenceRecords(in text: String) -> Set<String> {
+    /// `topic/partition/offset` of every log line with `message` ("reference record rejected",
+    /// "reference record normalised", or the loader's "reference record skipped" for other failures).
+    static func skippedReferenceRecords(in text: String, message: String = "reference record skipped") -> Set<String> {
         var out = Set<String>()
-        for line in text.split(separator: "\n") where line.contains("reference record skipped") {
+        for line in text.split(separator: "\n") where line.contains(message) {
             func value(_ key: String) -> String? {
                 guard let range = line.range(of: key + "=") else { return nil }
                 return String(line[range.upperBound...].prefix { !$0.isWhitespace })

@@ -10,7 +10,8 @@ import Kafka
 /// unicode edge cases (escaped NUL, lone surrogate escapes, RTL overrides, emoji, combining marks, BOM,
 /// noncharacters), injection strings (SQL, shell, log-forging newlines, format strings, templates, paths),
 /// impossible dates, negative and overflowing sizes, ID numbers with bad check characters, 17 and 19
-/// digits, full-width digits, and keys that are missing or binary. Sizes (cases ow-04a, ow-04c): the
+/// digits, full-width digits, and keys that are missing or binary; plus real people's data at the edges
+/// (``HostileDomainRecords``), which has exactly one right answer each. Sizes (cases ow-04a, ow-04c): the
 /// first two card.submission records of every run are an amplifier (20,000 non-strings in
 /// `card.functions`, one reason each unbounded) and a 1,040,000-byte submission, legal for a Java
 /// producer (published with `message.max.bytes` raised to 1 MiB, see ``HostileGenerator/feederProperties``).
@@ -22,14 +23,26 @@ struct HostileGenerator {
         case deadLetter
         /// A dead letter, or nothing when the record happens to be well-formed (a documented no-op).
         case deadLetterOrNoOp
-        /// A reference record that may be readable after all (applied) or not (skipped with a log line).
-        case skippedOrApplied
         /// card.submission: exactly one `rejected` status carrying this code (`SCHEMA_INVALID` for the
         /// amplifier, `SUBMISSION_TOO_LARGE` for the near-1-MiB record), and no dead letter.
         case rejectedSchemaInvalid
         case rejectedTooLarge
-        /// A reference record (registry.persons, bank.branches) that cannot be read: skipped with a log line.
-        case skippedWithLog
+        /// A reference record that may be readable after all (applied) or not (rejected: see `rejectedReference`).
+        case rejectedOrApplied
+        /// A reference record (registry.persons, bank.branches) that cannot be read: a "reference record
+        /// rejected" log line and a dead letter with its cause; the table keeps what it had.
+        case rejectedReference
+        // Real people's data at the edges (HostileDomainRecords): one right answer each.
+        /// A submission intake must accept: a `received` status, no dead letter.
+        case received
+        /// A submission whose people are in the registry (look-alike dots, lower-case x): `identity_verified`.
+        case identityVerified
+        /// A submission intake must refuse at once: one `rejected` status (seq 1, with reasons), no `received`.
+        case rejectedAtIntake
+        /// A well-formed reference record: stored, no dead letter.
+        case applied
+        /// A reference record kept after normalisation: a "reference record normalised" log line, no dead letter.
+        case normalisedWithLog
         /// Well-formed but meaningless (a reference tombstone, an application-closed for an unknown
         /// application): a documented no-op, no output.
         case noOp
@@ -315,11 +328,12 @@ struct HostileGenerator {
         if rng.next() % 3 == 0 {
             // The object itself: wrong types, impossible dates, unicode, injection strings.
             return Record(topic: topic, partition: partition, key: key, value: Array(object.utf8), kind: "hostile object" + suffix,
-                          expectation: reference ? (topic == CardTopics.bankBranches ? .skippedOrApplied : .skippedWithLog)
+                          expectation: reference ? (topic == CardTopics.bankBranches ? .rejectedOrApplied : .rejectedReference)
                                 : (topic == CardTopics.applicationClosed ? .deadLetterOrNoOp : .deadLetter))
         }
         let (value, kind) = malformed(from: object)
-        let expectation: Expectation = reference ? (value == nil ? .noOp : .skippedWithLog) : .deadLetter
+        // A tombstone removes its key (a no-op for an unknown one); without a key it is rejected.
+        let expectation: Expectation = reference ? (value == nil ? (key == nil ? .rejectedReference : .noOp) : .rejectedReference) : .deadLetter
         return Record(topic: topic, partition: partition, key: key, value: value, kind: kind + suffix, expectation: expectation)
     }
 
@@ -338,12 +352,14 @@ struct HostileGenerator {
     mutating func records(count: Int, partitions: (String) -> Int32) -> [Record] {
         var perTopic: [String: Int32] = [:]
         var out: [Record] = []
-        for i in 0..<count {
+        // Real people's data at the edges takes one round (of HostileDomainRecords.perRound) per 200 records.
+        let domainRounds = count >= 50 ? max(1, count / 200) : 0
+        for i in 0..<(count - domainRounds * HostileDomainRecords.perRound) {
             let topic = i % 2 == 0 ? CardTopics.submission : Self.inputTopics[1 + (i / 2) % (Self.inputTopics.count - 1)]
             let index = perTopic[topic, default: 0]
             perTopic[topic] = index + 1
             let partition = index % partitions(topic)
-            var record: HostileRecord
+            var record: Record
             if topic == CardTopics.submission && index < 2 {
                 record = sizeRecord(amplifier: index == 0, partition: partition)
             } else {
@@ -356,6 +372,20 @@ struct HostileGenerator {
             }
             out.append(record)
         }
+        // Then those rounds, partitions continuing round-robin.
+        var domain = HostileDomainRecords(runID: runID)
+        for round in 0..<domainRounds {
+            for var record in domain.round(round, today: Timestamp.now().shanghaiDate) {
+                let index = perTopic[record.topic, default: 0]
+                perTopic[record.topic] = index + 1
+                record.partition = index % partitions(record.topic)
+                if let contractKey = Self.contractKey(topic: record.topic, value: record.value) {
+                    record.partition = KafkaPartitioner.fleetDefault.partition(forKey: Array(contractKey.utf8), partitionCount: partitions(record.topic))
+                }
+                out.append(record)
+            }
+        }
+        personalData.formUnion(domain.personalData)
         return out
     }
 }

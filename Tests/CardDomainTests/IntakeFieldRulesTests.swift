@@ -63,11 +63,11 @@ struct IntakeFieldRulesTests {
         #expect(codes(setting: "applicant.landline", to: .string(number)) == (valid ? [] : ["LANDLINE_INVALID@applicant.landline"]))
     }
 
-    @Test("no landline is fine; a landline that is not a string is a schema error")
+    @Test("no landline (absent or null) is fine; a landline that is not a string or null is a schema error")
     func landlineAbsentOrMistyped() {
         #expect(codes(setting: "applicant.landline", to: nil) == [])
         #expect(codes(setting: "applicant.landline", to: 1_012_345_678) == ["SCHEMA_INVALID@applicant.landline"])
-        #expect(codes(setting: "applicant.landline", to: .null) == ["SCHEMA_INVALID@applicant.landline"])
+        #expect(codes(setting: "applicant.landline", to: .null) == [])
     }
 
     // MARK: - DISTRICT_INVALID

@@ -15,6 +15,9 @@ public struct ApplicationEnvelope: Sendable, Hashable, Codable {
     public var submission: Submission
     /// Set by the identity worker once the registry has confirmed the relationship.
     public var relationshipLabel: RelationshipLabel?
+    /// The two names as the registry holds them, set by the identity worker on success:
+    /// what the card prints (a portal may have sent a look-alike of the separator dot).
+    public var registeredNames: RegisteredNames?
     /// When intake accepted the application (the `received` status's `at`).
     public var receivedAt: Timestamp
     /// When identity was verified, for stage latency metrics.
@@ -52,9 +55,23 @@ public struct ApplicationEnvelope: Sendable, Hashable, Codable {
         case submissionID = "submission_id"
         case seq, submission
         case relationshipLabel = "relationship_label"
+        case registeredNames = "registered_names"
         case receivedAt = "received_at"
         case identityVerifiedAt = "identity_verified_at"
         case routedAt = "routed_at"
         case traceparent
+    }
+}
+
+/// The registry's spelling of the agent's and applicant's names (`registered_names` in
+/// `card.application.v1`): names compare under ``PersonName``'s normalisation, but the card
+/// and the order print exactly what the registry holds.
+public struct RegisteredNames: Sendable, Hashable, Codable {
+    public var agent: String
+    public var applicant: String
+
+    public init(agent: String, applicant: String) {
+        self.agent = agent
+        self.applicant = applicant
     }
 }

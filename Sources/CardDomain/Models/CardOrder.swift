@@ -41,8 +41,10 @@ public struct CardOrder: Sendable, Hashable, Codable {
     /// The order for a verified, routed submission.
     ///
     /// The order id is derived from the application id so a replayed stage produces the
-    /// same order, never a second one.
-    public init(submission: Submission, orderedAt: Timestamp) {
+    /// same order, never a second one. Names are printed as `registeredNames` has them when
+    /// given (the registry's spelling, e.g. U+00B7 where the portal sent U+2022), else as
+    /// submitted.
+    public init(submission: Submission, orderedAt: Timestamp, registeredNames: RegisteredNames? = nil) {
         let a = submission.applicant
         self.init(
             orderID: Self.orderID(forApplication: submission.submissionID),
@@ -50,12 +52,12 @@ public struct CardOrder: Sendable, Hashable, Codable {
             bank: submission.card.bank,
             branch: submission.card.branch,
             cardholder: Cardholder(
-                name: a.name, idNumber: a.idNumber, gender: a.gender, birthDate: a.birthDate,
+                name: registeredNames?.applicant ?? a.name, idNumber: a.idNumber, gender: a.gender, birthDate: a.birthDate,
                 nationality: a.nationality, ethnicity: a.ethnicity, district: a.district,
                 address: a.address, idValidTo: a.idValidTo, occupation: a.occupation, mobile: a.mobile),
             photo: submission.documents.photo,
             functions: submission.card.functions,
-            agent: OrderAgent(name: submission.agent.name, mobileMasked: Masking.mobile(submission.agent.mobile)),
+            agent: OrderAgent(name: registeredNames?.agent ?? submission.agent.name, mobileMasked: Masking.mobile(submission.agent.mobile)),
             orderedAt: orderedAt)
     }
 

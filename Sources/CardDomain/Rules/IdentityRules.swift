@@ -100,15 +100,10 @@ public enum IdentityRules {
         return reasons
     }
 
-    /// Names compare after trimming spaces and unifying the separator dots of minority
-    /// names (阿依古丽·买买提), which portals and the registry write with different characters.
+    /// Names compare under ``PersonName/normalized(_:)``: NFKC, separator look-alikes folded
+    /// to U+00B7, white space trimmed (docs/contract-additions.md, "Names").
     public static func sameName(_ registry: String, _ submitted: String) -> Bool {
-        normalizedName(registry) == normalizedName(submitted)
-    }
-
-    static func normalizedName(_ name: String) -> String {
-        let dots: Set<Character> = ["·", "•", "・", "．", "‧", "∙", "⋅", "●", "."]
-        return String(name.trimmingWhitespace().map { dots.contains($0) ? "·" : $0 })
+        PersonName.same(registry, submitted)
     }
 }
 
@@ -125,13 +120,4 @@ public enum IdentityOutcome: Sendable, Hashable {
     /// Whether a person was not found: the worker should retry within its grace period
     /// before publishing this rejection (the registry feed may simply be behind).
     public var isWaitingForRegistry: Bool { reasons.contains { $0.code == .personNotFound } }
-}
-
-extension String {
-    /// Drops leading and trailing white space (ASCII and ideographic) without Foundation.
-    func trimmingWhitespace() -> String {
-        let isSpace: (Character) -> Bool = { $0.isWhitespace }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
-        return String(self[first...last])
-    }
 }

@@ -114,7 +114,7 @@ struct SubmissionWalk {
         if let idType = readEnum(IDType.self, agent, "id_type", at: "agent"), idType != .residentID {
             add(.schemaInvalid, "agent.id_type")  // the agent may only use a resident ID
         }
-        let agentID = readIDNumber(agent, at: "agent")
+        let agentID = readIDNumber(agent, at: "agent", bornBy: today)
         let agentFrom = readDate(agent, "id_valid_from", at: "agent")
         let agentTo = readValidity(agent, "id_valid_to", at: "agent")
         let agentGender = readEnum(Gender.self, agent, "gender", at: "agent")
@@ -128,7 +128,7 @@ struct SubmissionWalk {
         let applicant = readObject(top, "applicant", at: "")
         _ = readText(applicant, "name", at: "applicant")
         let idType = readEnum(IDType.self, applicant, "id_type", at: "applicant")
-        let applicantID = readIDNumber(applicant, at: "applicant")
+        let applicantID = readIDNumber(applicant, at: "applicant", bornBy: today)
         let applicantFrom = readDate(applicant, "id_valid_from", at: "applicant")
         let applicantTo = readValidity(applicant, "id_valid_to", at: "applicant")
         let applicantGender = readEnum(Gender.self, applicant, "gender", at: "applicant")
@@ -151,7 +151,7 @@ struct SubmissionWalk {
         if let mobile = readString(applicant, "mobile", at: "applicant"), !Catalogues.isMobile(mobile) {
             add(.mobileInvalid, "applicant.mobile")
         }
-        if let applicant, applicant["landline"] != nil,
+        if let applicant, !isAbsent(applicant["landline"]),
            let landline = readString(applicant, "landline", at: "applicant"), !Catalogues.isLandline(landline) {
             add(.landlineInvalid, "applicant.landline")
         }
@@ -160,7 +160,7 @@ struct SubmissionWalk {
         var agentIsHouseholder: Bool?
         var sameBooklet: Bool?
         if idType == .householdRegister {
-            if let household = readObject(top, "household", at: "") {
+            if let household = readObject(top.filter { $0.value != .null }, "household", at: "") {
                 agentIsHouseholder = readOptionalBool(household, "agent_is_householder", at: "household")
                 sameBooklet = readOptionalBool(household, "same_booklet", at: "household")
             }
@@ -173,7 +173,7 @@ struct SubmissionWalk {
         let documents = readObject(top, "documents", at: "")
         var photo: Attachment?
         for slot in DocumentRules.Slot.allCases {
-            guard let documents, let value = documents[slot.rawValue] else { continue }
+            guard let documents, let value = documents[slot.rawValue], value != .null else { continue }
             if slot == .photo {
                 photo = readPhoto(value)
             } else {
@@ -181,7 +181,7 @@ struct SubmissionWalk {
             }
         }
         for slot in DocumentRules.AgentSlot.allCases {
-            if let agentDocuments, let value = agentDocuments[slot.rawValue] {
+            if let agentDocuments, let value = agentDocuments[slot.rawValue], value != .null {
                 _ = readClaimCheck(value, at: slot.path)
             }
         }
@@ -327,9 +327,10 @@ struct SubmissionWalk {
         typed(parent, key, at: path) { $0.stringValue.flatMap { Timestamp(rfc3339: $0) } }
     }
 
-    /// An optional boolean: absent is `nil` silently, present but not a boolean is reported.
+    /// An optional boolean: absent or `null` is `nil` silently, anything else not a boolean
+    /// is reported.
     mutating func readOptionalBool(_ parent: Object, _ key: String, at path: String) -> Bool? {
-        guard let value = parent[key] else { return nil }
+        guard let value = parent[key], value != .null else { return nil }
         guard let bool = value.boolValue else {
             add(.schemaInvalid, join(path, key))
             return nil
@@ -338,11 +339,13 @@ struct SubmissionWalk {
     }
 
     /// `id_number`: a string (else SCHEMA_INVALID) that must be a valid GB 11643 number
-    /// (else ID_NUMBER_INVALID). Remembers the applicant's as written for the duplicate check.
-    mutating func readIDNumber(_ parent: Object?, at path: String) -> IDNumber? {
+    /// naming someone already born on `today` (else ID_NUMBER_INVALID, and the number is
+    /// treated as unusable: no age or sex rule is derived from it). Remembers the
+    /// applicant's as written for the duplicate check.
+    mutating func readIDNumber(_ parent: Object?, at path: String, bornBy today: CivilDate?) -> IDNumber? {
         guard let text = readString(parent, "id_number", at: path) else { return nil }
         if path == "applicant" { applicantIDNumber = text }
-        guard let number = IDNumber(text) else {
+        guard let number = IDNumber(text), !number.namesNoOneBornBy(today) else {
             add(.idNumberInvalid, path + ".id_number")
             return nil
         }

@@ -55,6 +55,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// Parses an RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
     ///
+    /// `frac` may have any number of digits (RFC 3339 §5.6 sets no limit); digits past the
+    /// sixth are dropped, never rounded, so an instant is never read as later than written
+    /// (docs/contract-additions.md, "Timestamps").
+    ///
     /// The offset is mandatory: a bare local time cannot say which day it is in Beijing.
     /// `t`/`z` in lower case are accepted as RFC 3339 allows; a leap second (`:60`) is read
     /// as the last instant of its minute.
@@ -68,17 +72,20 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
               let minute = ASCIIDigits.int(b[14..<16]), minute <= 59,
               let second = ASCIIDigits.int(b[17..<19]), second <= 60 else { return nil }
         var index = 19
-        var fraction = 0.0
+        // The fraction is read as whole microseconds, TRUNCATED: RFC 3339 allows any number
+        // of digits (.NET writes 7, Go and Java up to 9), and rounding `23:59:59.9999999`
+        // up would move the instant into the next second, and so into the next Beijing day
+        // (an 18th birthday or an ID's last valid day one day early).
+        var micros = 0
         if b[index] == UInt8(ascii: ".") {
             index += 1
             let start = index
-            var scale = 0.1
             while index < b.count, b[index] >= 0x30, b[index] <= 0x39 {
-                fraction += Double(b[index] - 0x30) * scale
-                scale /= 10
+                if index - start < 6 { micros = micros * 10 + Int(b[index] - 0x30) }
                 index += 1
             }
             guard index > start else { return nil }
+            for _ in min(index - start, 6)..<6 { micros *= 10 }
         }
         guard index < b.count else { return nil }
         let offset: Int
@@ -94,9 +101,11 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         default:
             return nil
         }
-        let local = Double(date.daysSinceEpoch * 86_400 + hour * 3600 + minute * 60 + min(second, 59))
-            + (second == 60 ? 0.999_999 : fraction)
-        self.init(secondsSinceEpoch: local - Double(offset), utcOffsetSeconds: offset)
+        let whole = date.daysSinceEpoch * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offset
+        // Whole seconds and microseconds are exact in a Double at this range (2^53 µs is
+        // ~285 years either side of 1970), so the microsecond rounding in `init` keeps them.
+        self.init(secondsSinceEpoch: Double(whole) + Double(second == 60 ? 999_999 : micros) / 1_000_000,
+                  utcOffsetSeconds: offset)
     }
 
     // MARK: - Formatting

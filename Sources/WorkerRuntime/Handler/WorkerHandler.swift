@@ -74,6 +74,17 @@ public protocol ReferenceTable: Sendable {
     func migrate(_ migrator: inout DatabaseMigrator)
     /// Applies one record (a `nil` value is a tombstone) to the table.
     func apply(key: [UInt8]?, value: [UInt8]?, in db: Database) throws
+    /// Applies one record and returns what was normalised on the way (masked notes, reported
+    /// as a warning); throws ``ReferenceRecordRejected`` for a record that cannot be read,
+    /// which the loader reports loudly and dead-letters. Default: `apply`, nothing normalised.
+    func applyReporting(key: [UInt8]?, value: [UInt8]?, in db: Database) throws -> [String]
+}
+
+extension ReferenceTable {
+    public func applyReporting(key: [UInt8]?, value: [UInt8]?, in db: Database) throws -> [String] {
+        try apply(key: key, value: value, in: db)
+        return []
+    }
 }
 
 /// The part of a worker that is its own: topics, state schema, and what a message does.

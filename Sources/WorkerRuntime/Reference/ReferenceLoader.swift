@@ -14,6 +14,8 @@ final class ReferenceLoader: @unchecked Sendable {
     private let consumer: KafkaConsumer
     private let admin: KafkaAdmin
     private let logger: Logger
+    /// Rejected and normalised records: log, metrics, dead letters.
+    private let reports: ReferenceRecordReports
     private let stopRequested = Mutex(false)
     private let caughtUp = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
@@ -33,8 +35,10 @@ final class ReferenceLoader: @unchecked Sendable {
         migrator.registerMigration("reference-runtime-v1") { db in
             try db.execute(sql: "CREATE TABLE runtime_reference_offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (topic, partition))")
         }
+        ReferenceRecordReports.migrate(&migrator)
         tables.forEach { $0.migrate(&migrator) }
         try migrator.migrate(database)
+        reports = try ReferenceRecordReports(configuration: configuration, logger: logger)
         // Compaction leaves offset holes by design, so gap detection is off here.
         consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: configuration.kafka, groupID: nil),
                                      detectGaps: false, logger: logger)
@@ -72,6 +76,7 @@ final class ReferenceLoader: @unchecked Sendable {
                 }
             }
             consumer.close()
+            reports.flush()
             finished.signal()
         }
         thread.name = "reference-loader"
@@ -85,6 +90,7 @@ final class ReferenceLoader: @unchecked Sendable {
     private var unwrittenSkips: [TopicPartitionOffset] = []
 
     private func pollOnce() throws {
+        try reports.pump(database)
         if unwritten.isEmpty && unwrittenSkips.isEmpty {
             let result = consumer.poll(maxMessages: 1000, timeout: .milliseconds(100))
             for error in result.errors { logger.warning("reference consumer error", metadata: [LogKey.error: "\(error)"]) }
@@ -98,10 +104,15 @@ final class ReferenceLoader: @unchecked Sendable {
             var next: [TopicPartitionOffset: Int64] = [:]
             for message in messages {
                 do {
+                    var notes: [String] = []
                     try db.inSavepoint {
-                        try byTopic[message.topic]?.apply(key: message.key, value: message.value, in: db)
+                        notes = try byTopic[message.topic]?.applyReporting(key: message.key, value: message.value, in: db) ?? []
                         return .commit
                     }
+                    if !notes.isEmpty { reports.normalised(message, notes: notes) }
+                } catch let rejected as ReferenceRecordRejected {
+                    // Broken against its schema: the table keeps what it had; reported loudly.
+                    try reports.rejected(message, cause: rejected.cause, in: db)
                 } catch {
                     // A malformed reference record must not stop the table: skip it, loudly.
                     logger.error("reference record skipped", metadata: [
