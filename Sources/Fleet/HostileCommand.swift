@@ -68,13 +68,10 @@ struct HostileCommand: AsyncParsableCommand {
         let hostile = generator.records(count: records, partitions: fleet.partitions(of:))
         Terminal.say("hostile: embedded broker \(fleet.servers), seed \(seed), \(hostile.count) records over \(HostileGenerator.inputTopics.count) topics, work folder \(directory.path)")
 
-        try fleet.startAll()
-        defer { fleet.stopAll(timeout: .seconds(10)) }
-        try fleet.waitReady(timeout: .seconds(120), referenceSeeded: false)
         let collector = try OutputCollector(servers: fleet.servers, finals: ["rejected", "in_production"], logger: logger)
         collector.start()
 
-        // Publish in order: per partition, record n lands at offset n (fresh topics, idempotent producer).
+        // Publish in order before any worker runs: per partition, record n lands at offset n (fresh topics, idempotent producer).
         let feeder = try Feeder(servers: fleet.servers, clientID: "hostile-feeder", extraProperties: HostileGenerator.feederProperties,
                                 logger: logger)
         var offsets: [String: Int64] = [:]
@@ -99,6 +96,11 @@ struct HostileCommand: AsyncParsableCommand {
                 throw FleetRunError("\(slot) holds offsets \(marks.low)..<\(marks.high), expected 0..<\(count): offsets not as published")
             }
         }
+        // The workers start only now: intake writes card.identity-verification itself, and a record it
+        // wrote while the feeder was still publishing there would shift the offsets checked above.
+        try fleet.startAll()
+        defer { fleet.stopAll(timeout: .seconds(10)) }
+        try fleet.waitReady(timeout: .seconds(120), referenceSeeded: false)
         let sizes = hostile.compactMap { $0.value?.count }
         Terminal.say("published \(hostile.count) records (largest \(sizes.max() ?? 0) bytes, \(sizes.filter { $0 > 100_000 }.count) over 100 KB); waiting for the fleet's answers")
 
