@@ -3,14 +3,19 @@ extension Masking {
     /// (`fleet dlq show`, diffs of repairs): `name` → ``name(_:)``, `id_number`, `*_id_number`,
     /// `father_id`, `mother_id`, `guardian_ids` → ``idNumber(_:)``, `mobile` → ``mobile(_:)``,
     /// `landline` → its first 4 characters + `****`, `uri` → ``uri(_:)``, `address` → its first
-    /// 6 characters + `…`; every other string goes through ``redact(_:)``, which catches ID
-    /// numbers, mobiles and links by shape wherever they are.
-    public static func json(_ value: JSONValue) -> JSONValue {
-        json(value, key: nil)
+    /// 6 characters + `…`, `birth_date` → its year + `-**-**`, every string under `registered_names`
+    /// → ``name(_:)``; every other string goes through ``redact(_:)``, which catches ID numbers,
+    /// mobiles and links by shape wherever they are.
+    /// - Parameter field: the member name `value` sits under, when it is part of a larger document
+    ///   (a patch's target `/agent/name` → `name`), so a lone value is masked as that field.
+    public static func json(_ value: JSONValue, field: String? = nil) -> JSONValue {
+        json(value, key: field)
     }
 
     private static func json(_ value: JSONValue, key: String?) -> JSONValue {
         switch value {
+        case .object(let members) where key == "registered_names":
+            return .object(members.mapValues { json($0, key: "name") })
         case .object(let members):
             return .object(Dictionary(uniqueKeysWithValues: members.map { ($0.key, json($0.value, key: $0.key)) }))
         case .array(let elements):
@@ -31,6 +36,7 @@ extension Masking {
         case "landline"?: return String(text.prefix(4)) + "****"
         case "uri"?: return uri(text)
         case "address"?: return String(text.prefix(6)) + "…"
+        case "birth_date"?: return String(text.prefix(4)) + "-**-**"
         default: return redact(text)
         }
     }

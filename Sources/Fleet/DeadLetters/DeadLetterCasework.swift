@@ -124,11 +124,22 @@ final class DeadLetterCasework: Sendable {
                 outcomes.append(.wouldReplay(id: entry.id, topic: entry.letter.sourceTopic, patch: diff))
                 continue
             }
-            try await producer.send(ProducerRecord(topic: entry.letter.sourceTopic, key: entry.letter.key.map { Array($0.utf8) },
-                                                   value: Array(payload), headers: [KafkaHeader(name: replayOfHeader, string: entry.id)]))
+            do {
+                try await producer.send(ProducerRecord(topic: entry.letter.sourceTopic, key: entry.letter.key.map { Array($0.utf8) },
+                                                       value: Array(payload), headers: [KafkaHeader(name: replayOfHeader, string: entry.id)]))
+            } catch {
+                // Not sent, not audited: it can be replayed again. The letters after it still go.
+                outcomes.append(.refused(id: entry.id, why: "the send failed: \(error)"))
+                continue
+            }
             let audit = DeadLetterAudit(action: .replay, deadLetter: entry.id, sourceTopic: entry.letter.sourceTopic, operatorName: operatorName,
-                                        reason: reason, at: .now(), patch: patch == nil ? nil : diff)
-            try await producer.send(ProducerRecord(topic: Self.auditTopic, key: Array(entry.id.utf8), value: Array(try CardJSON.encode(audit))))
+                                        reason: Masking.redact(reason), at: .now(), patch: patch == nil ? nil : diff)
+            do {
+                try await producer.send(ProducerRecord(topic: Self.auditTopic, key: Array(entry.id.utf8), value: Array(try CardJSON.encode(audit))))
+            } catch {
+                outcomes.append(.refused(id: entry.id, why: "sent to \(entry.letter.sourceTopic), but its audit record failed (\(error)): a later replay would send it again"))
+                continue
+            }
             logger.notice("dead letter replayed", metadata: ["dead_letter": "\(entry.id)", "topic": "\(entry.letter.sourceTopic)",
                                                             "operator": "\(operatorName)", "patched": "\(patch != nil)"])
             outcomes.append(.replayed(id: entry.id, topic: entry.letter.sourceTopic, patch: diff))
@@ -143,7 +154,7 @@ final class DeadLetterCasework: Sendable {
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: .init(bootstrapServers: servers, clientID: "card-dlq-reveal")),
                                          logger: logger)
         let audit = DeadLetterAudit(action: .reveal, deadLetter: entry.id, sourceTopic: entry.letter.sourceTopic, operatorName: operatorName,
-                                    reason: reason, at: .now())
+                                    reason: Masking.redact(reason), at: .now())
         try await producer.send(ProducerRecord(topic: Self.auditTopic, key: Array(entry.id.utf8), value: Array(try CardJSON.encode(audit))))
         try producer.flush(timeout: .seconds(10))
         logger.notice("dead letter revealed", metadata: ["dead_letter": "\(entry.id)", "operator": "\(operatorName)", "reason": "\(Masking.redact(reason))"])
@@ -172,19 +183,17 @@ final class DeadLetterCasework: Sendable {
         let deadline = ContinuousClock.now + .seconds(60)
         // Done when every partition reached the end it had when we looked.
         var reached: [Int32: Int64] = [:]
-        var lastProgress = ContinuousClock.now
-        while ContinuousClock.now < deadline, ends.contains(where: { $0.value > 0 && (reached[$0.key] ?? -1) + 1 < $0.value }) {
-            let batch = reader.poll(timeout: .milliseconds(100)).messages
-            if batch.isEmpty {
-                // A control record at a partition's end is never delivered: after 3 s of nothing, what came is all.
-                if ContinuousClock.now - lastProgress > .seconds(3) { break }
-                continue
-            }
-            lastProgress = ContinuousClock.now
-            for message in batch where message.offset < ends[message.partition] ?? 0 {
+        func behind() -> [Int32] { ends.filter { $0.value > 0 && (reached[$0.key] ?? -1) + 1 < $0.value }.map(\.key).sorted() }
+        while ContinuousClock.now < deadline, !behind().isEmpty {
+            // Only the fleet writes these topics (no transaction markers), so every offset up to the end arrives.
+            for message in reader.poll(timeout: .milliseconds(100)).messages where message.offset < ends[message.partition] ?? 0 {
                 messages.append(message)
                 reached[message.partition] = max(reached[message.partition] ?? -1, message.offset)
             }
+        }
+        // A partial read would make "replayed once" and the counts wrong: better no answer.
+        if !behind().isEmpty {
+            throw KafkaError(code: .consume, reason: "\(topic) could not be read to its end within 60 s (partitions \(behind())); nothing was done")
         }
         return messages
     }

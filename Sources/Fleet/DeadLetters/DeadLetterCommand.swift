@@ -129,10 +129,14 @@ struct DeadLetterCommand: AsyncParsableCommand {
                 let shown = reveal ? document : Masking.json(document)
                 Terminal.say("payload      \(payload.count) bytes, JSON\(reveal ? "" : " (masked)"):")
                 Terminal.say(String(decoding: try encoder.encode(shown), as: UTF8.self))
+            } else if reveal {
+                Terminal.say("payload      \(payload.count) bytes, not JSON; first bytes as text:")
+                Terminal.say(String(decoding: payload.prefix(2000), as: UTF8.self))
             } else {
-                let text = String(decoding: payload.prefix(2000), as: UTF8.self)
-                Terminal.say("payload      \(payload.count) bytes, not JSON\(reveal ? "" : " (masked)"); first bytes as text:")
-                Terminal.say(reveal ? text : Masking.redact(text))
+                // Not JSON (or cut): no field names to mask by, and names or addresses cannot be
+                // recognised by shape, so nothing of it is shown without --reveal.
+                Terminal.say("payload      \(payload.count) bytes, not JSON\(letter.payloadTruncated == true ? " (cut)" : ""); shown only with --reveal"
+                             + (letter.payloadSHA256.map { "; sha256 of the whole \($0)" } ?? ""))
             }
         }
     }

@@ -78,8 +78,10 @@ struct JSONPatch: Sendable {
     /// One line per operation, values masked (``Masking/json(_:)``): `replace /applicant/landline: "010-****" → null`.
     func diff(before: JSONValue) -> [String] {
         operations.map { operation in
-            let old = (try? Self.get(operation.path[...], in: before, op: operation)).map { Self.text(Masking.json($0)) }
-            let new = operation.value.map { Self.text(Masking.json($0)) }
+            // Masked as the field the path names (`/agent/name` → a name), not only by shape.
+            let field = operation.path.last
+            let old = (try? Self.get(operation.path[...], in: before, op: operation)).map { Self.text(Masking.json($0, field: field)) }
+            let new = operation.value.map { Self.text(Masking.json($0, field: field)) }
             switch operation.kind {
             case .add: return "add \(operation.pathText): \(old.map { "\($0) → " } ?? "")\(new ?? "")"
             case .remove: return "remove \(operation.pathText): \(old ?? "?")"

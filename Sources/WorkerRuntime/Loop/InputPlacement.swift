@@ -61,7 +61,15 @@ final class InputPlacement {
 
     /// The re-keyed copy to emit instead of processing `message`, or `nil` when it is where its
     /// contract key puts it (or has no derivable contract key, or its topic is the fleet's).
-    func rekeyed(_ message: ConsumedMessage) -> OutboundMessage? {
+    /// What to do with a record that is not where its contract key puts it.
+    enum Misplaced {
+        /// Forward this copy to the contract key's partition through the outbox.
+        case forward(OutboundMessage)
+        /// Dead-letter the record with this cause (it was forwarded once already).
+        case refuse(cause: String)
+    }
+
+    func rekeyed(_ message: ConsumedMessage) -> Misplaced? {
         guard handler.origin(of: message.topic) == .outside,
               let key = handler.contractKey(of: InboundMessage(message: message, attempt: 1, firstSeenAt: .now)) else { return nil }
         if counts[message.topic] == nil || message.partition >= counts[message.topic]! {
@@ -71,6 +79,14 @@ final class InputPlacement {
         guard let count = counts[message.topic], message.partition < count else { return nil }
         let target = partitioner.partition(forKey: key, partitionCount: count)
         guard target != message.partition else { return nil }
+        // Forwarded once already and still not where this instance's partitioner puts it: instances
+        // disagree on the partitioner (a rolling change of `partitioner`), or an outside client set the
+        // header. Forwarding again could send it back and forth for ever, and processing it here could
+        // split a child's state: it becomes a dead letter, replayable once the partitioners agree.
+        if message.header(Self.rekeyedFromHeader) != nil {
+            return .refuse(cause: "re-keyed once already (\(Self.rekeyedFromHeader) present) yet on partition \(message.partition), "
+                + "not \(target) where this instance's partitioner (\(partitioner.rawValue)) puts its contract key: instances disagree on the partitioner")
+        }
         metrics.rekeyed.increment()
         logger.warning("record keyed against the contract: re-keyed to the partition of its contract key", metadata: [
             LogKey.topic: "\(message.topic)", LogKey.partition: "\(message.partition)", LogKey.offset: "\(message.offset)",
@@ -79,8 +95,8 @@ final class InputPlacement {
             "partitioner": "\(partitioner.rawValue)"])
         var headers = message.headers.filter { $0.name != messageIDHeader && $0.name != Self.rekeyedFromHeader }
         headers.append(KafkaHeader(name: Self.rekeyedFromHeader, string: "\(message.partition)/\(message.offset)"))
-        return OutboundMessage(topic: message.topic, key: key, value: message.value ?? [],
-                               id: "\(message.topic)/\(message.partition)/\(message.offset)/rekeyed", headers: headers, partition: target)
+        return .forward(OutboundMessage(topic: message.topic, key: key, value: message.value ?? [],
+                                        id: "\(message.topic)/\(message.partition)/\(message.offset)/rekeyed", headers: headers, partition: target))
     }
 
     /// Pure: why `topics` are not co-partitioned given their partition counts, or `nil` when they are

@@ -96,10 +96,23 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                 var next: [String: Int64] = [:]
                 for message in batch {
                     next[message.topic] = message.offset + 1
-                    if let copy = placement.rekeyed(message) {
+                    // A copy that cannot be sent (over message.max.bytes) is not forwarded: the record is
+                    // processed where it is, so its sender still hears back (e.g. SUBMISSION_TOO_LARGE).
+                    switch placement.rekeyed(message) {
+                    case .forward(let copy) where outputLimit.refusal(copy) == nil:
                         fresh.append(try PartitionStore.append(db, copy))
                         emitted += 1
                         continue
+                    case .refuse(let cause):
+                        fresh.append(try PartitionStore.append(db, DeadLetters.message(
+                            for: InboundMessage(message: message, attempt: 1, firstSeenAt: now), cause: cause, worker: configuration.name,
+                            topic: configuration.deadLetterTopic, at: now)))
+                        metrics.deadLettered.increment()
+                        logger.error("record dead-lettered: re-keyed once already, instances disagree on the partitioner", metadata: [
+                            LogKey.topic: "\(message.topic)", LogKey.partition: "\(message.partition)", LogKey.offset: "\(message.offset)"])
+                        continue
+                    default:
+                        break
                     }
                     if placement.trustsMessageID(on: message.topic), let id = message.header(messageIDHeader)?.stringValue {
                         if try PartitionStore.isApplied(db, id: id) {
