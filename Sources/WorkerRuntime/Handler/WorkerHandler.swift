@@ -45,6 +45,13 @@ public struct OutboundMessage: Sendable, Hashable {
     public init(topic: String, key: String, value: [UInt8], id: String, headers: [KafkaHeader] = []) {
         self.init(topic: topic, key: Array(key.utf8), value: value, id: id, headers: headers)
     }
+
+    /// The record as the outbox relay sends it: its headers plus `card-message-id: <id>`, by which
+    /// the next worker drops what it already applied. What the size guard measures, too.
+    var outboxRecord: ProducerRecord {
+        ProducerRecord(topic: topic, partition: partition, key: key, value: value,
+                       headers: headers + [KafkaHeader(name: messageIDHeader, string: id)])
+    }
 }
 
 /// What a handler decided about one message.

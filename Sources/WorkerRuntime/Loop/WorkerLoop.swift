@@ -267,9 +267,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         guard let refusal = outputLimit.refusal(output) else { return output }
         metrics.unsendableOutputs.increment()
         logger.error("time-driven output set aside as a dead letter", metadata: [LogKey.topic: "\(output.topic)", LogKey.error: "\(refusal)"])
-        let record = ProducerRecord(topic: output.topic, key: output.key, value: output.value,
-                                    headers: output.headers + [KafkaHeader(name: messageIDHeader, string: output.id)])
-        return DeadLetters.unsentOutput(record, seq: 0, partition: partition, cause: refusal, worker: configuration.name,
+        return DeadLetters.unsentOutput(output.outboxRecord, seq: 0, partition: partition, cause: refusal, worker: configuration.name,
                                         topic: configuration.deadLetterTopic, at: configuration.clock(), withPayload: true)
     }
 

@@ -101,9 +101,7 @@ final class PartitionStore {
         try db.cachedStatement(sql: "INSERT INTO runtime_outbox (topic, key, value, message_id, headers, partition) VALUES (?, ?, ?, ?, ?, ?)")
             .execute(arguments: [message.topic, message.key.map { Data($0) }, Data(message.value), message.id,
                                  HeaderCoding.encode(message.headers), message.partition])
-        return OutboxRow(seq: db.lastInsertedRowID, record: ProducerRecord(
-            topic: message.topic, partition: message.partition, key: message.key, value: message.value,
-            headers: message.headers + [KafkaHeader(name: messageIDHeader, string: message.id)]))
+        return OutboxRow(seq: db.lastInsertedRowID, record: message.outboxRecord)
     }
 
     struct OutboxRow {

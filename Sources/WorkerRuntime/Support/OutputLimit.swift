@@ -14,8 +14,7 @@ struct OutputLimit {
     /// Bytes `message` takes against `message.max.bytes`, with the `card-message-id` header the
     /// outbox adds.
     static func wireSize(_ message: OutboundMessage) -> Int {
-        KafkaProducer.wireSize(of: ProducerRecord(topic: message.topic, key: message.key, value: message.value,
-                                                  headers: message.headers + [KafkaHeader(name: messageIDHeader, string: message.id)]))
+        KafkaProducer.wireSize(of: message.outboxRecord)
     }
 
     /// Why `message` cannot be sent, or `nil` when it fits. Names sizes and the topic, never content.
