@@ -121,8 +121,7 @@ struct Up: AsyncParsableCommand {
         // State bound to a real cluster (an earlier `fleet up --brokers` in this run folder) is not the
         // embedded broker's to discard: refuse instead of moving it where a later run would delete it.
         for worker in contents {
-            let file = state.appendingPathComponent(worker).appendingPathComponent(ClusterBinding.fileName)
-            guard let id = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !id.isEmpty else { continue }
+            guard let id = ClusterBinding.boundClusterID(of: state.appendingPathComponent(worker)) else { continue }
             if !id.hasPrefix("mockCluster") {
                 throw ValidationError("\(state.path) holds worker state of Kafka cluster \(id), not of an embedded broker: "
                     + "pass another --run-dir, or move it aside yourself (mv \(state.path) \(state.path).\(id))")

@@ -36,7 +36,7 @@ public enum ClusterBinding {
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent(fileName)
-        if let stored = try? String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !stored.isEmpty {
+        if let stored = boundClusterID(of: directory) {
             guard stored == clusterID else { throw Mismatch(directory: directory, stored: stored, current: clusterID) }
             return
         }
@@ -44,6 +44,12 @@ public enum ClusterBinding {
         try Data((clusterID + "\n").utf8).write(to: file, options: .atomic)
         logger.info(existing.isEmpty ? "state directory bound to the cluster" : "state from before cluster binding adopted for the cluster",
                     metadata: ["kafka.cluster_id": "\(clusterID)", "state.files": "\(existing.count)"])
+    }
+
+    /// The cluster id `directory` is bound to, or `nil` when it is not bound (no or an empty `cluster-id` file).
+    public static func boundClusterID(of directory: URL) -> String? {
+        let text = try? String(contentsOf: directory.appendingPathComponent(fileName), encoding: .utf8)
+        return text.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// Asks the brokers for their cluster id and checks the directory against it.
