@@ -90,6 +90,14 @@ final class PipelineHarness: @unchecked Sendable {
         }
     }
 
+    /// Every record `topic` holds now, read from its start with a reader of its own (for topics the
+    /// harness does not collect).
+    func read(_ topic: String, timeout: Duration = .seconds(3)) throws -> [ConsumedMessage] {
+        let reader = try TopicReader(bootstrapServers: cluster.bootstrapServers)
+        try reader.start([topic])
+        return reader.read(timeout: timeout) { _ in false }.messages
+    }
+
     func deadLetters() -> [DeadLetter] {
         (collected["card.dlq"] ?? []).compactMap { try? JSONDecoder().decode(DeadLetter.self, from: Data($0.value ?? [])) }
     }

@@ -1,6 +1,5 @@
 import CardDomain
 import Foundation
-import FleetSupport
 import Kafka
 import Testing
 
@@ -26,14 +25,5 @@ struct RekeyLoopTests {
         let forwarded = try fleet.read("card.submission").filter { $0.partition == target }
         #expect(forwarded.isEmpty, "forwarded again: \(forwarded.count)")
         _ = await fleet.stop()
-    }
-}
-
-extension PipelineHarness {
-    /// Every record of `topic` now.
-    func read(_ topic: String) throws -> [ConsumedMessage] {
-        let reader = try TopicReader(bootstrapServers: cluster.bootstrapServers)
-        try reader.start([topic])
-        return reader.read(timeout: .seconds(2)) { _ in false }.messages
     }
 }
