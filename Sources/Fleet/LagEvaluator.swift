@@ -123,8 +123,10 @@ struct LagEvaluator: Sendable {
     /// When retention deletes the partition's oldest unread message (``TimeToLossEstimator``);
     /// caught up when lag was zero at any look of the status window.
     func timeToLoss(_ key: Key) -> TimeToLoss {
-        let caughtUp = windows[key]?.contains { $0.lag == 0 } ?? false
-        return TimeToLossEstimator.estimate(rateHistory[key] ?? [], retention: retention[key.topic], caughtUp: caughtUp)
+        let recent: [LagSample] = windows[key] ?? []
+        let caughtUp: Bool = recent.contains(where: { $0.lag == 0 })
+        let topicRetention: TopicRetention? = retention[key.topic]
+        return TimeToLossEstimator.estimate(rateHistory[key] ?? [], retention: topicRetention, caughtUp: caughtUp)
     }
 
     func samples(_ key: Key) -> [LagSample] { windows[key] ?? [] }

@@ -80,7 +80,7 @@ struct LagReport: Sendable, Codable {
         /// The group's soonest ``TimeToLoss`` and its partition, from `partitions`.
         static func soonest(_ partitions: [Partition]) -> (TimeToLoss, String)? {
             partitions.compactMap { p in p.timeToLoss.map { ($0, "\(p.topic)[\(p.partition)]") } }
-                .reduce(nil) { best, next in
+                .reduce(nil as (TimeToLoss, String)?) { best, next in
                     guard let best else { return next }
                     return TimeToLoss.sooner(best.0, next.0) == best.0 ? best : next
                 }

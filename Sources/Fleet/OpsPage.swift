@@ -238,6 +238,8 @@ struct OpsCommand: AsyncParsableCommand {
     var workerMetrics: [String] = []
     @Option(help: "Seconds between refreshes.") var interval = 2.0
     @Option(help: "Seconds a waiting message may age with no commit before a group is STOP.") var stopAfter = 120.0
+    @Option(help: "Seconds: a partition whose oldest unread message retention deletes sooner than this is WARN (the alert in deploy/alerts.yml uses its own threshold).")
+    var lossWarning = 3600.0
 
     func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
@@ -250,7 +252,9 @@ struct OpsCommand: AsyncParsableCommand {
         let logger = Logger(label: "card.ops")
         let collector = OpsCollector(bootstrapServers: servers, groups: specs, workerMetrics: metrics,
                                      interval: .milliseconds(Int64(interval * 1000)),
-                                     rules: LagRules(window: .seconds(30), stopAfter: .milliseconds(Int64(stopAfter * 1000))), logger: logger)
+                                     rules: LagRules(window: .seconds(30), stopAfter: .milliseconds(Int64(stopAfter * 1000)),
+                                                     timeToLossWarning: .milliseconds(Int64(lossWarning * 1000))),
+                                     logger: logger)
         let host = opsHost
         let token = opsToken ?? ProcessInfo.processInfo.environment["CARD_OPS_TOKEN"]
         let app = OpsPage.application(host: host, port: opsPort, collector: collector, token: token, logger: logger) { port in

@@ -25,8 +25,8 @@ struct TopicRetention: Sendable, Hashable, Codable {
         if let policy = configs["cleanup.policy"], !policy.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "delete" }) {
             return TopicRetention(seconds: nil, bytes: nil, source: "cleanup.policy=\(policy)")
         }
-        let ms = configs["retention.ms"].flatMap(Double.init).flatMap { $0 < 0 ? nil : $0 / 1000 }
-        let bytes = configs["retention.bytes"].flatMap(Int64.init).flatMap { $0 < 0 ? nil : $0 }
+        let ms = configs["retention.ms"].flatMap { Double($0) }.flatMap { $0 < 0 ? nil : $0 / 1000 }
+        let bytes = configs["retention.bytes"].flatMap { Int64($0) }.flatMap { $0 < 0 ? nil : $0 }
         return TopicRetention(seconds: ms, bytes: bytes, source: "retention.ms/retention.bytes")
     }
 }
@@ -66,7 +66,7 @@ struct TimeToLoss: Sendable, Hashable, Codable {
         switch kind {
         case .lost: 0
         case .due: seconds
-        case .never: .infinity
+        case .never: Double.infinity
         case .unknown: nil
         }
     }
@@ -173,7 +173,7 @@ enum TimeToLossEstimator {
                 let closing = produceRate - commitRate
                 if byteRate > 0, closing > 0 {
                     let fill = Double(limit - bytes) / byteRate
-                    size = .due(fill + gap / closing, String(format: "partition full in %.0f s (%d of %d bytes), then log start at %.1f msg/s, group %.1f msg/s",
+                    size = .due(fill + gap / closing, String(format: "partition full in %.0f s (%lld of %lld bytes), then log start at %.1f msg/s, group %.1f msg/s",
                                                              fill, bytes, limit, produceRate, commitRate))
                 } else {
                     size = .never("partition not filling faster than the group consumes")

@@ -15,6 +15,11 @@ struct TimeToLossTests {
         }
     }
 
+    /// Eleven looks, t = 0…10 s.
+    func looks(_ look: (Int64) -> (Int64?, Int64, Int64, Double?)) -> [(Int64?, Int64, Int64, Double?)] {
+        (Int64(0)...10).map(look)
+    }
+
     @Test func noSamplesOrOneSampleWithoutAgeRetentionIsUnknown() {
         #expect(TimeToLossEstimator.estimate([], retention: size).kind == .unknown)
         let one = TimeToLossEstimator.estimate(samples([(10, 0, 20, 5)]), retention: size)
@@ -52,8 +57,8 @@ struct TimeToLossTests {
 
     @Test func sizeRetentionAStoppedGroupIsDueAtGapOverTheLogStartRate() {
         // Full partition: the log start advances 50 msg/s toward a group stopped at 1000.
-        let looks = (0...10).map { t in (Optional(Int64(1000)), Int64(200 + 50 * t), Int64(1500 + 50 * t), Optional(Double(t))) }
-        let due = TimeToLossEstimator.estimate(samples(looks), retention: size)
+        let rows = looks { t in (Optional(Int64(1000)), Int64(200 + 50 * t), Int64(1500 + 50 * t), Optional(Double(t))) }
+        let due = TimeToLossEstimator.estimate(samples(rows), retention: size)
         #expect(due.kind == .due)
         #expect(abs((due.seconds ?? 0) - 6) < 0.001, "(1000 − 700) / 50 msg/s = 6 s, got \(due)")
         #expect(due.text == "6s" && due.warns(under: .seconds(3600)) && !due.warns(under: .seconds(5)))
@@ -61,23 +66,23 @@ struct TimeToLossTests {
 
     @Test func sizeRetentionTheGapClosesAtTheDifferenceOfRates() {
         // Group consumes 20 msg/s, log start advances 50 msg/s: gap closes at 30 msg/s.
-        let slow = (0...10).map { t in (Optional(Int64(1000 + 20 * t)), Int64(200 + 50 * t), Int64(3000 + 50 * t), Optional(1.0)) }
+        let slow = looks { t in (Optional(Int64(1000 + 20 * t)), Int64(200 + 50 * t), Int64(3000 + 50 * t), Optional(1.0)) }
         let due = TimeToLossEstimator.estimate(samples(slow), retention: size)
         #expect(abs((due.seconds ?? 0) - Double(1200 - 700) / 30) < 0.001, "\(due)")
         // Consuming faster than the log start advances: never by size.
-        let fast = (0...10).map { t in (Optional(Int64(1000 + 60 * t)), Int64(200 + 50 * t), Int64(3000 + 50 * t), Optional(1.0)) }
+        let fast = looks { t in (Optional(Int64(1000 + 60 * t)), Int64(200 + 50 * t), Int64(3000 + 50 * t), Optional(1.0)) }
         #expect(TimeToLossEstimator.estimate(samples(fast), retention: size).kind == .never)
         // The log start not moving and no sizes known: never (yet).
-        let still = (0...10).map { t in (Optional(Int64(1000)), Int64(0), Int64(2000 + 50 * t), Optional(Double(t))) }
+        let still = looks { t in (Optional(Int64(1000)), Int64(0), Int64(2000 + 50 * t), Optional(Double(t))) }
         #expect(TimeToLossEstimator.estimate(samples(still), retention: size).kind == .never)
     }
 
     @Test func sizeRetentionWithBytesAddsTheTimeToFillThePartition() {
         // 500,000 of 1,000,000 bytes, growing 10,000 B/s: full in 50 s; then the log start advances at the
         // produce rate, 10 msg/s, toward a group stopped 100 messages ahead of it: 10 s more.
-        let looks = (0...10).map { t in (Optional(Int64(100)), Int64(0), Int64(1000 + 10 * t), Optional(Double(t))) }
+        let rows = looks { t in (Optional(Int64(100)), Int64(0), Int64(1000 + 10 * t), Optional(Double(t))) }
         let bytes = (0...10).map { Int64(400_000 + 10_000 * $0) }
-        let due = TimeToLossEstimator.estimate(samples(looks, bytes: bytes), retention: size)
+        let due = TimeToLossEstimator.estimate(samples(rows, bytes: bytes), retention: size)
         #expect(due.kind == .due && abs((due.seconds ?? 0) - 60) < 0.001, "\(due)")
     }
 
@@ -87,14 +92,14 @@ struct TimeToLossTests {
         let one = TimeToLossEstimator.estimate(samples([(10, 0, 20, week - 1800)]), retention: ages)
         #expect(one.kind == .due && one.seconds == 1800 && one.text == "30m")
         // Stopped (age grows with the clock): the same.
-        let stopped = TimeToLossEstimator.estimate(samples((0...10).map { t in (10, 0, 20, week - 1810 + Double(t)) }), retention: ages)
+        let stopped = TimeToLossEstimator.estimate(samples(looks { t in (10, 0, 20, week - 1810 + Double(t)) }), retention: ages)
         #expect(abs((stopped.seconds ?? 0) - 1800) < 0.001, "\(stopped)")
         // Consuming, the oldest unread ages at half speed: twice as long.
-        let half = TimeToLossEstimator.estimate(samples((0...10).map { t in (Optional(Int64(10 + t)), 0, 40, Optional(week - 1805 + Double(t) / 2)) }),
+        let half = TimeToLossEstimator.estimate(samples(looks { t in (Optional(Int64(10 + t)), 0, 40, Optional(week - 1805 + Double(t) / 2)) }),
                                                 retention: ages)
         #expect(abs((half.seconds ?? 0) - 3600) < 0.001, "\(half)")
         // Catching up (the oldest unread gets younger): never.
-        let catching = TimeToLossEstimator.estimate(samples((0...10).map { t in (Optional(Int64(10 + t)), 0, 40, Optional(week - 1000 - Double(t))) }),
+        let catching = TimeToLossEstimator.estimate(samples(looks { t in (Optional(Int64(10 + t)), 0, 40, Optional(week - 1000 - Double(t))) }),
                                                     retention: ages)
         #expect(catching.kind == .never, "\(catching)")
     }
@@ -102,9 +107,9 @@ struct TimeToLossTests {
     @Test func theSoonerOfSizeAndTimeWins() {
         let both = TopicRetention(seconds: 3600, bytes: 1_000_000, source: "test")
         // Size: (1000 − 700) / 50 = 6 s; time: 3600 − 3000 = 600 s.
-        let looks = (0...10).map { t in (Optional(Int64(1000)), Int64(200 + 50 * t), Int64(1500 + 50 * t), Optional(2990.0 + Double(t))) }
-        #expect(abs((TimeToLossEstimator.estimate(samples(looks), retention: both).seconds ?? 0) - 6) < 0.001)
-        let looksSlow = (0...10).map { t in (Optional(Int64(1000)), Int64(200 + t), Int64(1500 + t), Optional(2990.0 + Double(t))) }
+        let rows = looks { t in (Optional(Int64(1000)), Int64(200 + 50 * t), Int64(1500 + 50 * t), Optional(2990.0 + Double(t))) }
+        #expect(abs((TimeToLossEstimator.estimate(samples(rows), retention: both).seconds ?? 0) - 6) < 0.001)
+        let looksSlow = looks { t in (Optional(Int64(1000)), Int64(200 + t), Int64(1500 + t), Optional(2990.0 + Double(t))) }
         let time = TimeToLossEstimator.estimate(samples(looksSlow), retention: both)
         #expect(abs((time.seconds ?? 0) - 600) < 0.001 && time.basis.contains("retention.ms"), "\(time)")
     }
@@ -151,5 +156,44 @@ struct TimeToLossTests {
         }
         #expect(evaluator.evaluate(key).status == .stall)
         #expect(evaluator.timeToLoss(key).kind == .due && abs((evaluator.timeToLoss(key).seconds ?? 0) - 2.5) < 0.001)
+    }
+
+    /// What the ops page's /metrics and body show for a report: the gauge per partition (0 lost,
+    /// +Inf never, a figure when due, nothing when unknown) and the group's soonest partition.
+    @Test func opsPageGaugeAndColumn() throws {
+        func partition(_ n: Int32, _ loss: TimeToLoss?) -> LagReport.Partition {
+            LagReport.Partition(topic: "t", partition: n, committed: 10, logStart: 0, logEnd: 20, lag: 10, lagSeconds: 1, status: .ok, reason: nil, timeToLoss: loss)
+        }
+        let partitions = [partition(0, .due(1500, "size")), partition(1, .never("caught up")), partition(2, .unknown("one sample")), partition(3, .due(90, "size"))]
+        let soonest = try #require(LagReport.Group.soonest(partitions))
+        #expect(soonest.0.seconds == 90 && soonest.1 == "t[3]")
+        let group = LagReport.Group(group: "g", topics: ["t"], status: .warn, reason: nil, lag: 40, maxLagSeconds: 1, consumed: 40,
+                                    partitions: partitions, timeToLoss: soonest.0, timeToLossPartition: soonest.1)
+        let collector = OpsCollector(bootstrapServers: "127.0.0.1:1", groups: [], workerMetrics: [], logger: .init(label: "test"))
+        collector.exportTimeToLoss(LagReport(at: start, groups: [group]))
+        var buffer: [UInt8] = []
+        collector.metricsRegistry.emit(into: &buffer)
+        let text = String(decoding: buffer, as: UTF8.self)
+        func value(_ partition: Int32) -> String? {
+            text.split(separator: "\n").first { $0.hasPrefix("card_lag_time_to_loss_seconds{") && $0.contains("partition=\"\(partition)\"") && $0.contains("group=\"g\"") }
+                .map { String($0.split(separator: " ").last!) }
+        }
+        #expect(value(0) == "1500.0" && value(3) == "90.0" && value(1) == "inf", "\(text)")
+        #expect(value(2) == nil, "not measured: no series")
+        // A partition no longer measured loses its series.
+        let lost = LagReport.Group(group: "g", topics: ["t"], status: .error, reason: nil, lag: 40, maxLagSeconds: 1, consumed: 40,
+                                   partitions: [partition(0, .lost("behind"))], timeToLoss: .lost("behind"), timeToLossPartition: "t[0]")
+        collector.exportTimeToLoss(LagReport(at: start, groups: [lost]))
+        buffer = []
+        collector.metricsRegistry.emit(into: &buffer)
+        let after = String(decoding: buffer, as: UTF8.self)
+        #expect(after.contains("partition=\"0\"") && after.contains("} 0.0") && !after.contains("partition=\"3\""), "\(after)")
+
+        var state = OpsCollector.State()
+        state.lag = LagReport(at: start, groups: [group])
+        state.history = [OpsCollector.Point(at: start, lag: ["g": 40], rate: [:], timeToLoss: ["g": 90])]
+        let body = OpsPage.body(state)
+        #expect(body.contains("<td class=\"num ttl\" title=\"size\">1m</td><td>t[3]</td>"), "\(body)")
+        #expect(body.contains("id=\"loss-chart\""))
     }
 }
