@@ -108,7 +108,8 @@ struct TimeToLoss: Sendable, Hashable, Codable {
 /// Pure: no I/O, no clock; the samples carry their times.
 ///
 /// The model, per partition, with `position` = the committed offset (the log start when the group
-/// never committed) and rates taken between the first and the last sample:
+/// never committed) and rates taken between the first and the last sample (for the log-start
+/// rule, from the last sample before the log start started moving, when it did within them):
 /// 1. Committed offset behind the log start: LOST (retention already deleted unread messages).
 /// 2. Nothing unread (lag 0 in the last sample), or `caughtUp` (the caller saw lag 0 within its
 ///    status window, Burrow's OK rule): never. A caught-up group never warns, however fast the log
@@ -148,7 +149,11 @@ enum TimeToLossEstimator {
         }
         if last.lag == 0 || caughtUp { return .never("caught up") }
 
-        let first = samples[0]
+        // A log start that started moving within the samples (the partition just filled) is
+        // measured from the last look before it moved: the stillness before says nothing of its rate.
+        let stillUntil = samples.lastIndex { $0.logStart == samples[0].logStart } ?? 0
+        let measured = stillUntil < samples.count - 1 ? Array(samples[stillUntil...]) : samples
+        let first = measured[0]
         let span = last.at.timeIntervalSince(first.at)
         var size: TimeToLoss?
         if span > 0 {
@@ -158,7 +163,7 @@ enum TimeToLossEstimator {
             let gap = Double(position - last.logStart)
             // The log start moves in whole message sets (segments on a real cluster), commits in
             // batches: over `span`, one step of each is the resolution of the two rates.
-            let steps = zip(samples, samples.dropFirst())
+            let steps = zip(measured, measured.dropFirst())
             let logStartStep = steps.map { $1.logStart - $0.logStart }.max() ?? 0
             let commitStep = steps.map { ($1.committed ?? $1.logStart) - ($0.committed ?? $0.logStart) }.max() ?? 0
             let resolution = Double(max(0, logStartStep) + max(0, commitStep)) / span

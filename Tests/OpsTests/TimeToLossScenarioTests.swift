@@ -38,8 +38,9 @@ struct TimeToLossScenarioTests {
         let admin = try KafkaAdmin(configuration: client, logger: logger)
 
         // 1,000 messages (~4 MiB, under the limit); every group has read them all. Then the paused one stops.
-        // In sends of 20, as below: the broker keeps and drops message sets of 20.
-        for _ in 0..<50 { try await produce(20) }
+        // In sends of `batch`, as below: the broker keeps and drops message sets of that many.
+        let batch = 40
+        for _ in 0..<(1000 / batch) { try await produce(batch) }
         let filled = try admin.watermarks(topic: topic, partition: 0)
         #expect(filled.low == 0 && filled.high == 1000, "under the limit, nothing dropped yet: \(filled)")
         let pausedAt: Int64 = 1000
@@ -48,20 +49,23 @@ struct TimeToLossScenarioTests {
         let monitor = try LagMonitor(
             bootstrapServers: cluster.bootstrapServers,
             groups: ["ttl-paused", "ttl-caught-up", "ttl-pacing"].map { ConsumerGroupSpec(group: $0, topics: [topic]) },
-            rules: LagRules(window: .seconds(2), stopAfter: .seconds(600), minimumSamples: 2, rateWindow: .seconds(4)), logger: logger)
+            rules: LagRules(window: .seconds(2), stopAfter: .seconds(600), minimumSamples: 2, rateWindow: .seconds(8)), logger: logger)
 
         var firstWarning: (logStart: Int64, estimate: TimeToLoss, at: ContinuousClock.Instant)?
         var lost: (report: LagReport.Group, at: ContinuousClock.Instant)?
         var estimates: [TimeToLoss] = []
+        var lookTimes: [Duration] = []
         for _ in 0..<200 where lost == nil {
-            // A producer writing ~20 messages per look; the caught-up group commits everything, the
+            // A producer writing a batch per look; the caught-up group commits everything, the
             // pace-keeping one all but the last batch; the paused one nothing.
-            try await produce(20)
+            try await produce(batch)
             let end = try admin.watermarks(topic: topic, partition: 0).high
             try commit(caughtUp, end)
-            try commit(pacing, end - 20)
+            try commit(pacing, end - Int64(batch))
             try await Task.sleep(for: .milliseconds(100))
+            let looked = ContinuousClock.now
             let report = try await offload { try monitor.sample() }
+            lookTimes.append(ContinuousClock.now - looked)
             let group = { (name: String) in report.groups.first { $0.group == name }! }
             let p = group("ttl-paused").partitions[0]
             let loss = try #require(p.timeToLoss)
@@ -78,11 +82,17 @@ struct TimeToLossScenarioTests {
         }
         #expect(monitor.evaluator.retention[topic] == .embeddedBroker, "no DescribeConfigs here: the embedded broker's own limit")
 
+        print("time to loss of the paused group, look by look: \(estimates.map(\.text).joined(separator: " ")); looks took \(lookTimes.map { "\($0.components.seconds)s\($0.components.attoseconds / 1_000_000_000_000_000)" }.joined(separator: " "))")
         let warning = try #require(firstWarning, "never warned; estimates: \(estimates.map(\.text))")
         let gap = try #require(lost, "the log start never passed the paused group's offset")
         #expect(warning.logStart <= pausedAt, "warned only after the gap: \(warning)")
         #expect(warning.estimate.kind == .due && warning.estimate.basis.contains("log start advancing"), "\(warning.estimate)")
         #expect(warning.at < gap.at)
+        // The first warning's figure against what happened, within a factor of three (the rates
+        // are averaged over the 8 s window).
+        let predicted = warning.estimate.seconds ?? 0, actual = (gap.at - warning.at).timeInterval
+        print(String(format: "first warning: due in %.0f s predicted, lost %.0f s later", predicted, actual))
+        #expect(actual > predicted / 3 && actual < predicted * 3, "predicted \(predicted) s, lost after \(actual) s")
         // Once lost, it says so, and Burrow's rules say ERROR.
         #expect(gap.report.timeToLoss?.kind == .lost && gap.report.timeToLoss?.text == "LOST", "\(gap.report)")
         #expect(gap.report.status == .error)

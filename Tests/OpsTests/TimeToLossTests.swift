@@ -196,4 +196,12 @@ struct TimeToLossTests {
         #expect(body.contains("<td class=\"num ttl\" title=\"size\">1m</td><td>t[3]</td>"), "\(body)")
         #expect(body.contains("id=\"loss-chart\""))
     }
+
+    /// The partition fills mid-window: the log start's rate counts from the last look before it moved.
+    @Test func aLogStartThatJustStartedMovingIsMeasuredFromThen() {
+        // Still for 8 s, then 50 msg/s for 2 s: 50 msg/s, not 100/10 = 10 msg/s.
+        let rows = looks { t in (Optional(Int64(1000)), t <= 8 ? 0 : 50 * (t - 8), Int64(1500 + 50 * t), Optional(Double(t))) }
+        let due = TimeToLossEstimator.estimate(samples(rows), retention: size)
+        #expect(due.kind == .due && abs((due.seconds ?? 0) - Double(1000 - 100) / 50) < 0.001, "\(due)")
+    }
 }
