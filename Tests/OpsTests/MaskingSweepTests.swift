@@ -237,10 +237,22 @@ struct MaskingSweepTests {
                 continue
             }
             swept[surface.name] = text.utf8.count
+            if let dump = ProcessInfo.processInfo.environment["CARD_MASKING_SWEEP_DUMP"] {
+                // For a person reading what the sweep saw: one file per surface.
+                let name = surface.name.map { $0.isLetter || $0.isNumber ? $0 : "_" }
+                try? text.write(toFile: "\(dump)/\(String(name)).txt", atomically: true, encoding: .utf8)
+            }
             #expect(!text.isEmpty, "\(surface.name): nothing read")
             let found = detector.findings(in: text)
             #expect(found.isEmpty, "\(surface.name): \(found.count) unmasked value(s): \(found.prefix(5))")
         }
+        // The same record revealed on purpose (`fleet dlq show --reveal`, audited): the detector
+        // finds it there, so a surface that leaked it would fail the sweep.
+        let revealed = try await run.fleet(["dlq", "show", run.deadLetterIDs[0], "--run-dir", run.runDir.path,
+                                            "--reveal", "--reason", "masking sweep control", "--operator-name", "test"])
+        let control = detector.findings(in: revealed)
+        #expect(control.contains { $0.hasPrefix("ID number \(Masking.idNumber(person.idNumber))") }, "\(control) in \(revealed.prefix(1500))")
+        #expect(control.contains { $0.hasPrefix("mobile \(Masking.mobile(person.mobile))") }, "\(control)")
         // The sweep saw the planted record in masked form where it is shown.
         let show = try await run.fleet(["dlq", "show", run.deadLetterIDs[0], "--run-dir", run.runDir.path])
         #expect(show.contains(Masking.idNumber(person.idNumber)), "the planted dead letter, its key masked: \(show.prefix(2000))")
