@@ -68,7 +68,7 @@ struct LagReport: Sendable, Codable {
         /// Sum of committed offsets past the log start: grows with consumption (rates are its differences).
         var consumed: Int64
         var partitions: [Partition]
-        /// The soonest loss over the group's partitions, and which partition (`topic[partition]`).
+        /// The soonest loss over the group's partitions, and which partition (`topic[partition]`; only when due or lost).
         var timeToLoss: TimeToLoss?
         var timeToLossPartition: String?
 
@@ -189,7 +189,7 @@ final class LagMonitor: @unchecked Sendable {
                 group: spec.group, topics: spec.topics, status: verdict.status, reason: verdict.reason,
                 lag: partitions.reduce(0) { $0 + $1.lag }, maxLagSeconds: partitions.compactMap(\.lagSeconds).max(),
                 consumed: lags.reduce(0) { $0 + max(($1.committed ?? $1.logStart) - $1.logStart, 0) }, partitions: partitions,
-                timeToLoss: soonest?.0, timeToLossPartition: soonest?.1))
+                timeToLoss: soonest?.0, timeToLossPartition: soonest.flatMap { [.due, .lost].contains($0.0.kind) ? $0.1 : nil }))
         }
         evaluator.retain(keys)
         return LagReport(at: now, groups: groupsOut)
