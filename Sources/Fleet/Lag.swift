@@ -22,7 +22,8 @@ struct LagCommand: AsyncParsableCommand {
             or a rewind is ERROR, a status Burrow does not have. \
             TIME TO LOSS: when retention deletes the oldest unread message (the one at the committed offset) if the \
             group does not speed up: LOST (already behind the log start), a duration (45s, 42m, 3h5m, 2d4h), ∞ (caught up, \
-            or consuming at least as fast as the log start advances and younger than retention.ms), - (not measured yet). \
+            or consuming at least as fast as the log start advances and with the oldest unread message not ageing), \
+            - (not measured yet). \
             Estimated from the log start's advance against the commits (size-based retention: retention.bytes, on the embedded \
             broker its ~5 MiB per partition) and from the oldest unread message's age against retention.ms; see docs/deploying.md. \
             A partition due within --loss-warning seconds is WARN (unless already worse). \
