@@ -16,6 +16,8 @@ variables interpolated the way Compose does (${VAR:-default}):
 - workers: restart policy, a named volume at CARD_STATE_DIR, a health check on /healthz of
   CARD_OPS_PORT, CARD_OPS_HOST 0.0.0.0 (the default is loopback), and Prometheus scrapes them on that port;
 - a published `fleet ops` page listens on 0.0.0.0 (its default is loopback);
+- Prometheus alert rules (the mounted alerts.yml): each named, with expr, severity and summary, and
+  every card_* metric an expression uses created by some source (swift-metrics `label: "card_..."`);
 - Kafka (KRaft): unique node ids, a controller quorum that names real controller services,
   listeners consistent with the advertised ones and the protocol map, one valid CLUSTER_ID;
   CARD_BROKERS only names broker services' internal listeners;
@@ -386,7 +388,40 @@ def check_config(c, root, compose_path, env, label, helps, executables):
                 host_path = next((h for cpath, h in mounts.items() if cpath == rule_file), None)
                 if c.check(host_path, f"[{label}] prometheus rule file {rule_file} is not mounted"):
                     rules = yaml.safe_load(open(os.path.join(root, host_path), encoding="utf-8"))
-                    c.check(rules.get("groups"), f"{host_path}: no rule groups")
+                    if c.check(rules.get("groups"), f"{host_path}: no rule groups"):
+                        check_alert_rules(c, root, host_path, rules)
+
+
+METRIC_LABEL = re.compile(r'label:\s*"(card_[a-z0-9_]+)"')
+METRIC_NAME = re.compile(r"\b(card_[a-z0-9_]+)\b")
+
+
+def defined_metrics(root):
+    """Metric names the sources create (swift-metrics `label: "card_..."`), with the suffixes Prometheus adds."""
+    names = set()
+    for path in glob.glob(os.path.join(root, "Sources", "**", "*.swift"), recursive=True):
+        with open(path, encoding="utf-8") as f:
+            names.update(METRIC_LABEL.findall(f.read()))
+    return names | {n + suffix for n in names for suffix in ("_bucket", "_sum", "_count")}
+
+
+def check_alert_rules(c, root, path, rules):
+    """Every rule is named, has an expression, a severity and a summary, and every card_* metric it
+    uses is one the sources create (a renamed metric would silence the alert for good)."""
+    metrics = defined_metrics(root)
+    for group in rules["groups"]:
+        for rule in group.get("rules") or []:
+            name = rule.get("alert") or rule.get("record")
+            if not c.check(name, f"{path}: a rule of group {group.get('name')} has no alert or record name"):
+                continue
+            expr = str(rule.get("expr") or "")
+            c.check(expr, f"{path}: alert {name} has no expr")
+            if rule.get("alert"):
+                c.check((rule.get("labels") or {}).get("severity") in ("page", "ticket"),
+                        f"{path}: alert {name} needs labels.severity page or ticket")
+                c.check((rule.get("annotations") or {}).get("summary"), f"{path}: alert {name} has no annotations.summary")
+            for metric in sorted(set(METRIC_NAME.findall(expr))):
+                c.check(metric in metrics, f"{path}: alert {name} uses {metric}, which no source under Sources/ creates")
 
 
 def compose_cli():

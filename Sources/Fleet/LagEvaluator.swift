@@ -30,6 +30,9 @@ struct LagSample: Sendable, Hashable, Codable {
     /// Set when a read from the committed offset reached the log end without receiving a record:
     /// the offsets left hold only control records (KIP-98 transaction markers), nothing to consume.
     var nothingReceivable = false
+    /// The partition's size in bytes, when the cluster tells (it feeds ``TimeToLossEstimator``'s
+    /// time-to-full; librdkafka 2.0.2 has no DescribeLogDirs, so the monitor leaves it `nil`).
+    var bytes: Int64? = nil
 
     /// Messages not yet consumed (from the log start when nothing is committed); 0 when what is
     /// left holds nothing a consumer can receive.
@@ -45,6 +48,12 @@ struct LagRules: Sendable {
     var stopAfter: Duration = .seconds(120)
     /// Fewer samples than this in the window: trends (WARN, STALL, STOP) are not judged yet. Default 3.
     var minimumSamples = 3
+    /// Samples this old feed the rates of ``TimeToLossEstimator`` (commit, log start, age), at
+    /// least `window`. Default 60 s: long enough to average a consumer's batches, short enough to
+    /// see a group stop within a minute.
+    var rateWindow: Duration = .seconds(60)
+    /// A partition whose oldest unread message retention deletes within this is at least WARN. Default one hour.
+    var timeToLossWarning: Duration = .seconds(3600)
 }
 
 /// Keeps a sliding window of samples per group partition and judges them. Pure: no I/O, the
@@ -61,6 +70,9 @@ struct LagRules: Sendable {
 ///    measures from the last commit).
 /// 4. WARN when the committed offset moves but lag grew at every look of the window.
 /// 5. OK otherwise.
+/// 6. Then, time to data loss (``TimeToLossEstimator`` over `rateWindow`, with the topic's
+///    ``TopicRetention`` from `retention`): a partition that is OK but whose oldest unread message
+///    retention deletes within `timeToLossWarning` is WARN, the reason saying when.
 /// A group's status is its worst partition's.
 struct LagEvaluator: Sendable {
     struct Key: Hashable, Sendable { var group: String; var topic: String; var partition: Int32 }
@@ -74,8 +86,15 @@ struct LagEvaluator: Sendable {
     private var windows: [Key: [LagSample]] = [:]
     /// When each partition's current committed offset was first seen, or last seen at zero lag if later.
     private var unchangedSince: [Key: (offset: Int64?, since: Date)] = [:]
+    /// Samples over `rules.rateWindow`, for the time-to-loss rates.
+    private var rateHistory: [Key: [LagSample]] = [:]
+    /// Each topic's retention; a topic missing here gets only the log-start rule of the estimate.
+    var retention: [String: TopicRetention] = [:]
 
-    init(rules: LagRules = LagRules()) { self.rules = rules }
+    init(rules: LagRules = LagRules(), retention: [String: TopicRetention] = [:]) {
+        self.rules = rules
+        self.retention = retention
+    }
 
     mutating func add(_ sample: LagSample, for key: Key) {
         var samples = windows[key, default: []]
@@ -83,6 +102,11 @@ struct LagEvaluator: Sendable {
         let horizon = sample.at.addingTimeInterval(-rules.window.timeInterval)
         samples.removeAll { $0.at < horizon }
         windows[key] = samples
+        var history = rateHistory[key, default: []]
+        history.append(sample)
+        let rateHorizon = sample.at.addingTimeInterval(-max(rules.rateWindow, rules.window).timeInterval)
+        history.removeAll { $0.at < rateHorizon }
+        rateHistory[key] = history
         // Nothing waits: the consumer is not late, however long ago it last committed.
         if sample.lag == 0 { unchangedSince[key] = (sample.committed, sample.at); return }
         if let known = unchangedSince[key], known.offset == sample.committed { return }
@@ -93,11 +117,30 @@ struct LagEvaluator: Sendable {
     mutating func retain(_ keys: Set<Key>) {
         windows = windows.filter { keys.contains($0.key) }
         unchangedSince = unchangedSince.filter { keys.contains($0.key) }
+        rateHistory = rateHistory.filter { keys.contains($0.key) }
+    }
+
+    /// When retention deletes the partition's oldest unread message (``TimeToLossEstimator``);
+    /// caught up when lag was zero at any look of the status window.
+    func timeToLoss(_ key: Key) -> TimeToLoss {
+        let recent: [LagSample] = windows[key] ?? []
+        let caughtUp: Bool = recent.contains(where: { $0.lag == 0 })
+        let topicRetention: TopicRetention? = retention[key.topic]
+        return TimeToLossEstimator.estimate(rateHistory[key] ?? [], retention: topicRetention, caughtUp: caughtUp)
     }
 
     func samples(_ key: Key) -> [LagSample] { windows[key] ?? [] }
 
     func evaluate(_ key: Key) -> Verdict {
+        let verdict = trend(key)
+        guard verdict.status < .warn else { return verdict }
+        let loss = timeToLoss(key)
+        guard loss.kind == .due, loss.warns(under: rules.timeToLossWarning) else { return verdict }
+        return Verdict(status: .warn, reason: "oldest unread message deleted by retention in ~\(loss.text) (\(loss.basis))")
+    }
+
+    /// Rules 1–5.
+    private func trend(_ key: Key) -> Verdict {
         guard let samples = windows[key], let last = samples.last else { return Verdict(status: .ok, reason: "no samples") }
         if let committed = last.committed, committed < last.logStart {
             return Verdict(status: .error, reason: "committed offset \(committed) is behind the log start \(last.logStart): \(last.logStart - committed) message(s) lost to retention")

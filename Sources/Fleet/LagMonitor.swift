@@ -49,10 +49,12 @@ struct LagReport: Sendable, Codable {
         var lagSeconds: Double?
         var status: LagStatus
         var reason: String?
+        /// When retention deletes the oldest unread message (``TimeToLossEstimator``).
+        var timeToLoss: TimeToLoss?
 
         enum CodingKeys: String, CodingKey {
             case topic, partition, committed, lag, status, reason
-            case logStart = "log_start", logEnd = "log_end", lagSeconds = "lag_seconds"
+            case logStart = "log_start", logEnd = "log_end", lagSeconds = "lag_seconds", timeToLoss = "time_to_loss"
         }
     }
 
@@ -66,10 +68,22 @@ struct LagReport: Sendable, Codable {
         /// Sum of committed offsets past the log start: grows with consumption (rates are its differences).
         var consumed: Int64
         var partitions: [Partition]
+        /// The soonest loss over the group's partitions, and which partition (`topic[partition]`; only when due or lost).
+        var timeToLoss: TimeToLoss?
+        var timeToLossPartition: String?
 
         enum CodingKeys: String, CodingKey {
             case group, topics, status, reason, lag, consumed, partitions
-            case maxLagSeconds = "max_lag_seconds"
+            case maxLagSeconds = "max_lag_seconds", timeToLoss = "time_to_loss", timeToLossPartition = "time_to_loss_partition"
+        }
+
+        /// The group's soonest ``TimeToLoss`` and its partition, from `partitions`.
+        static func soonest(_ partitions: [Partition]) -> (TimeToLoss, String)? {
+            partitions.compactMap { p in p.timeToLoss.map { ($0, "\(p.topic)[\(p.partition)]") } }
+                .reduce(nil as (TimeToLoss, String)?) { best, next in
+                    guard let best else { return next }
+                    return TimeToLoss.sooner(best.0, next.0) == best.0 ? best : next
+                }
         }
     }
 
@@ -82,6 +96,10 @@ struct LagReport: Sendable, Codable {
 ///
 /// The age is exact: the message at the committed offset is fetched by a group-less consumer
 /// assigned there and its timestamp read (cached per offset, so only moved partitions are fetched).
+///
+/// Each topic's retention (for the time to data loss) is read with DescribeConfigs
+/// (`retention.ms`, `retention.bytes`) at the first sample and every `retentionRefresh` after;
+/// the embedded broker (cluster id `mockCluster…`, no DescribeConfigs) gets its own limit, ``TopicRetention/embeddedBroker``.
 /// `@unchecked Sendable`: `sample()` is called from one task at a time (the CLI loop or the ops collector).
 final class LagMonitor: @unchecked Sendable {
     let groups: [ConsumerGroupSpec]
@@ -89,17 +107,50 @@ final class LagMonitor: @unchecked Sendable {
     private let ages: OldestMessageReader
     private(set) var evaluator: LagEvaluator
     private let clock: @Sendable () -> Date
+    private let logger: Logger
+    /// Given retention (tests, or a cluster whose configs may not be read): never looked up.
+    private let fixedRetention: [String: TopicRetention]?
+    private var retentionReadAt: Date?
+    private let retentionRefresh: TimeInterval = 300
 
+    /// - Parameter retention: per-topic retention to use instead of asking the cluster.
     init(bootstrapServers: String, groups: [ConsumerGroupSpec], rules: LagRules, logger: Logger,
-         clock: @escaping @Sendable () -> Date = { Date() }) throws {
+         retention: [String: TopicRetention]? = nil, clock: @escaping @Sendable () -> Date = { Date() }) throws {
         self.groups = groups
         probe = try LagProbe(bootstrapServers: bootstrapServers, logger: logger)
         ages = try OldestMessageReader(bootstrapServers: bootstrapServers, logger: logger)
-        evaluator = LagEvaluator(rules: rules)
+        evaluator = LagEvaluator(rules: rules, retention: retention ?? [:])
         self.clock = clock
+        self.logger = logger
+        fixedRetention = retention
+    }
+
+    /// Each watched topic's retention from the cluster; the embedded broker's limit when it has no DescribeConfigs.
+    private func refreshRetention(now: Date) {
+        guard fixedRetention == nil, retentionReadAt.map({ now.timeIntervalSince($0) >= retentionRefresh }) ?? true else { return }
+        retentionReadAt = now
+        let embedded = Dictionary(uniqueKeysWithValues: Set(groups.flatMap(\.topics)).map { ($0, TopicRetention.embeddedBroker) })
+        do {
+            // librdkafka's mock cluster names itself "mockCluster…"; asked for DescribeConfigs it
+            // waits for a controller it never names, so do not ask.
+            if try probe.kafkaAdmin.clusterID()?.hasPrefix("mockCluster") == true {
+                evaluator.retention = embedded
+                return
+            }
+            let existing = try probe.kafkaAdmin.topicPartitionCounts()
+            let topics = Set(groups.flatMap(\.topics)).filter { existing[$0] != nil }.sorted()
+            let configs = try probe.kafkaAdmin.describeTopicConfigs(topics, timeout: .seconds(10))
+            evaluator.retention = configs.mapValues(TopicRetention.from(configs:))
+        } catch let error as KafkaError where error.code == .unsupported {
+            evaluator.retention = embedded
+        } catch {
+            // Without retention figures the estimate still has the log-start rule.
+            logger.warning("reading topic retention failed", metadata: ["error": "\(error)"])
+        }
     }
 
     func sample() throws -> LagReport {
+        refreshRetention(now: clock())
         var raw: [(spec: ConsumerGroupSpec, lags: [PartitionLag])] = []
         for spec in groups { raw.append((spec, try probe.lag(group: spec.group, topics: spec.topics))) }
         // Ask for every waiting partition's oldest message at once.
@@ -127,15 +178,18 @@ final class LagMonitor: @unchecked Sendable {
                 evaluator.add(sample, for: key)
                 let verdict = evaluator.evaluate(key)
                 partitions.append(.init(topic: l.topic, partition: l.partition, committed: l.committed, logStart: l.logStart,
-                                        logEnd: l.logEnd, lag: sample.lag, lagSeconds: seconds, status: verdict.status, reason: verdict.reason))
+                                        logEnd: l.logEnd, lag: sample.lag, lagSeconds: seconds, status: verdict.status, reason: verdict.reason,
+                                        timeToLoss: evaluator.timeToLoss(key)))
                 groupKeys.append(key)
                 keys.insert(key)
             }
             let verdict = evaluator.evaluate(group: groupKeys)
+            let soonest = LagReport.Group.soonest(partitions)
             groupsOut.append(.init(
                 group: spec.group, topics: spec.topics, status: verdict.status, reason: verdict.reason,
                 lag: partitions.reduce(0) { $0 + $1.lag }, maxLagSeconds: partitions.compactMap(\.lagSeconds).max(),
-                consumed: lags.reduce(0) { $0 + max(($1.committed ?? $1.logStart) - $1.logStart, 0) }, partitions: partitions))
+                consumed: lags.reduce(0) { $0 + max(($1.committed ?? $1.logStart) - $1.logStart, 0) }, partitions: partitions,
+                timeToLoss: soonest?.0, timeToLossPartition: soonest.flatMap { [.due, .lost].contains($0.0.kind) ? $0.1 : nil }))
         }
         evaluator.retain(keys)
         return LagReport(at: now, groups: groupsOut)

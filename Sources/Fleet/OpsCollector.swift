@@ -3,6 +3,9 @@ import Foundation
 import FleetSupport
 import Kafka
 import Logging
+import CoreMetrics
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 #if canImport(FoundationNetworking)
@@ -11,6 +14,11 @@ import FoundationNetworking
 
 /// What the ops page shows, gathered every `interval` from the cluster (lag, card.status, card.dlq)
 /// and from the workers' `/metrics` when their addresses are known.
+///
+/// Also the page's own `/metrics` (``metricsRegistry``): `card_lag_time_to_loss_seconds{group,topic,partition}`,
+/// a swift-metrics gauge per partition with something unread: seconds until retention deletes the
+/// group's oldest unread message (``TimeToLossEstimator``); 0 when already lost, +Inf when no loss
+/// is foreseen; absent while not yet measured. deploy/alerts.yml alerts under one hour.
 final class OpsCollector: Service, @unchecked Sendable {
     /// A dead letter as the page may show it: key and cause masked, never the payload.
     struct DeadLetterRow: Sendable, Codable, Hashable {
@@ -48,6 +56,9 @@ final class OpsCollector: Service, @unchecked Sendable {
         var lag: [String: Int64]
         /// Messages per second consumed since the previous point, per group.
         var rate: [String: Double]
+        /// Seconds until the group's first loss to retention (its soonest partition); absent: none foreseen or unknown.
+        var timeToLoss: [String: Double] = [:]
+        enum CodingKeys: String, CodingKey { case at, lag, rate, timeToLoss = "time_to_loss" }
     }
 
     /// A worker's gauges scraped from its `/metrics`.
@@ -82,6 +93,9 @@ final class OpsCollector: Service, @unchecked Sendable {
     private let rules: LagRules
     private let logger: Logger
     private let state = Mutex(State())
+    /// What the page's `/metrics` serves.
+    let metricsRegistry = PrometheusCollectorRegistry()
+    private let gauges = Mutex<[LagEvaluator.Key: CoreMetrics.Gauge]>([:])
 
     init(bootstrapServers: String, groups: [ConsumerGroupSpec], workerMetrics: [(name: String, url: URL)],
          interval: Duration = .seconds(2), historyLength: Duration = .seconds(600), rules: LagRules = LagRules(), logger: Logger) {
@@ -131,6 +145,7 @@ final class OpsCollector: Service, @unchecked Sendable {
                 }
                 let lagMonitor = monitor!
                 let report = try await offload { try lagMonitor.sample() }
+                exportTimeToLoss(report)
                 let statusReaderNow = statusReader!, dlqReaderNow = dlqReader!
                 let statusMessages = try await offload { statusReaderNow.poll(timeout: .milliseconds(50)).messages }
                 for message in statusMessages { tally.add(message) }
@@ -146,6 +161,7 @@ final class OpsCollector: Service, @unchecked Sendable {
                     let previous = s.lag
                     for group in report.groups {
                         point.lag[group.group] = group.lag
+                        if let seconds = group.timeToLoss?.gaugeValue, seconds.isFinite { point.timeToLoss[group.group] = seconds }
                         if let previous, let before = previous.groups.first(where: { $0.group == group.group }) {
                             let seconds = max(report.at.timeIntervalSince(previous.at), 0.001)
                             point.rate[group.group] = max(0, Double(group.consumed - before.consumed) / seconds)
@@ -168,6 +184,31 @@ final class OpsCollector: Service, @unchecked Sendable {
                 state.withLock { $0.error = "\(error)" }
             }
             try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Sets `card_lag_time_to_loss_seconds` per partition of `report`; drops the series of partitions
+    /// gone or not measured, so an alert never fires on a stale value.
+    func exportTimeToLoss(_ report: LagReport) {
+        let factory = PrometheusMetricsFactory(registry: metricsRegistry)
+        gauges.withLock { gauges in
+            var seen = Set<LagEvaluator.Key>()
+            for group in report.groups {
+                for p in group.partitions {
+                    let key = LagEvaluator.Key(group: group.group, topic: p.topic, partition: p.partition)
+                    guard let value = p.timeToLoss?.gaugeValue else { continue }
+                    seen.insert(key)
+                    let gauge = gauges[key] ?? CoreMetrics.Gauge(label: "card_lag_time_to_loss_seconds",
+                                                     dimensions: [("group", key.group), ("topic", key.topic), ("partition", "\(key.partition)")],
+                                                     factory: factory)
+                    gauges[key] = gauge
+                    gauge.record(value)
+                }
+            }
+            for (key, gauge) in gauges where !seen.contains(key) {
+                gauge.destroy()
+                gauges[key] = nil
+            }
         }
     }
 

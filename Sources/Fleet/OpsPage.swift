@@ -7,8 +7,12 @@ import Logging
 import ServiceLifecycle
 
 /// The ops web page: lag and throughput charts per worker, lag statuses, applications per status,
-/// stage gauges from the workers, and dead letters with their (masked) causes. Self-contained:
-/// inline SVG and a few lines of inline script that refresh the body in place (no CDN here).
+/// stage gauges from the workers, time to data loss per group (table and chart), and dead letters
+/// with their (masked) causes. Self-contained: inline SVG and a few lines of inline script that
+/// refresh the body in place (no CDN here).
+///
+/// Paths: `/` the page, `/fragment` its body, `/api/state` the same as JSON, `/metrics`
+/// `card_lag_time_to_loss_seconds` in Prometheus text format (``OpsCollector``).
 enum OpsPage {
     /// - Parameter token: when set, every path needs it (``OpsAccessToken``).
     static func router(collector: OpsCollector, token: String? = nil) -> Router<BasicRequestContext> {
@@ -16,6 +20,12 @@ enum OpsPage {
         if let token, !token.isEmpty { router.add(middleware: OpsAccessToken(token: token)) }
         router.get("/") { _, _ in html(page(collector.snapshot)) }
         router.get("/fragment") { _, _ in html(body(collector.snapshot)) }
+        router.get("/metrics") { _, _ -> Response in
+            var buffer: [UInt8] = []
+            collector.metricsRegistry.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
         router.get("/api/state") { _, _ -> Response in
             let s = collector.snapshot
             let encoder = CardJSON.encoder()
@@ -84,11 +94,13 @@ enum OpsPage {
         let colors = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($0.element.group, palette[$0.offset % palette.count]) })
         let lastRate = s.history.last?.rate ?? [:]
 
-        out += "<h2>Workers: lag and status</h2><table id=\"groups\"><tr><th>group</th><th>status</th><th>lag (messages)</th><th>lag (seconds)</th><th>throughput (msg/s)</th><th>reason</th></tr>"
+        out += "<h2>Workers: lag and status</h2><table id=\"groups\"><tr><th>group</th><th>status</th><th>lag (messages)</th><th>lag (seconds)</th><th>throughput (msg/s)</th><th>time to loss</th><th>soonest partition</th><th>reason</th></tr>"
         for g in groups {
             out += "<tr data-group=\"\(escape(g.group))\"><td>\(escape(g.group))</td><td class=\"status \(g.status.rawValue)\">\(g.status.rawValue)</td>"
             out += "<td class=\"num\">\(g.lag)</td><td class=\"num\">\(g.maxLagSeconds.map { String(format: "%.1f", $0) } ?? "0")</td>"
-            out += "<td class=\"num\">\(String(format: "%.1f", lastRate[g.group] ?? 0))</td><td>\(escape(g.reason ?? ""))</td></tr>"
+            out += "<td class=\"num\">\(String(format: "%.1f", lastRate[g.group] ?? 0))</td>"
+            out += "<td class=\"num ttl\" title=\"\(escape(g.timeToLoss?.basis ?? ""))\">\(escape(g.timeToLoss?.text ?? "-"))</td>"
+            out += "<td>\(escape(g.timeToLossPartition ?? ""))</td><td>\(escape(g.reason ?? ""))</td></tr>"
         }
         out += "</table>"
 
@@ -98,6 +110,11 @@ enum OpsPage {
         })
         out += chart(id: "rate-chart", title: "throughput (messages/s), last \(minutes(s.history)) min", series: groups.map { g in
             (g.group, colors[g.group]!, s.history.map { ($0.at, $0.rate[g.group] ?? 0) })
+        })
+        // ∞ and not-yet-measured sit at the cap: the chart is for what is near.
+        let cap = 120.0
+        out += chart(id: "loss-chart", title: "time to data loss (minutes, soonest partition; capped at \(Int(cap)))", series: groups.map { g in
+            (g.group, colors[g.group]!, s.history.map { ($0.at, min(cap, ($0.timeToLoss[g.group] ?? .infinity) / 60)) })
         })
         out += "</div><div class=\"legend\">" + groups.map { "<span style=\"color:\(colors[$0.group]!)\">■ \(escape($0.group))</span>" }.joined() + "</div>"
 
@@ -221,6 +238,8 @@ struct OpsCommand: AsyncParsableCommand {
     var workerMetrics: [String] = []
     @Option(help: "Seconds between refreshes.") var interval = 2.0
     @Option(help: "Seconds a waiting message may age with no commit before a group is STOP.") var stopAfter = 120.0
+    @Option(help: "Seconds: a partition whose oldest unread message retention deletes sooner than this is WARN (the alert in deploy/alerts.yml uses its own threshold).")
+    var lossWarning = 3600.0
 
     func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
@@ -233,7 +252,9 @@ struct OpsCommand: AsyncParsableCommand {
         let logger = Logger(label: "card.ops")
         let collector = OpsCollector(bootstrapServers: servers, groups: specs, workerMetrics: metrics,
                                      interval: .milliseconds(Int64(interval * 1000)),
-                                     rules: LagRules(window: .seconds(30), stopAfter: .milliseconds(Int64(stopAfter * 1000))), logger: logger)
+                                     rules: LagRules(window: .seconds(30), stopAfter: .milliseconds(Int64(stopAfter * 1000)),
+                                                     timeToLossWarning: .milliseconds(Int64(lossWarning * 1000))),
+                                     logger: logger)
         let host = opsHost
         let token = opsToken ?? ProcessInfo.processInfo.environment["CARD_OPS_TOKEN"]
         let app = OpsPage.application(host: host, port: opsPort, collector: collector, token: token, logger: logger) { port in

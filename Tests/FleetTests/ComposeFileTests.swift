@@ -64,6 +64,32 @@ struct ComposeFileTests {
         #expect(result.output.contains(mutation.expect), "\(mutation.name): expected \(mutation.expect.debugDescription) in:\n\(result.output)")
     }
 
+    /// The alert rules Prometheus mounts: a rule on a metric no source creates (a typo, a rename)
+    /// would never fire; the checker names it. The broken copy is mounted in place of deploy/alerts.yml.
+    @Test("the checker rejects an alert rule on a metric no source creates, and one without severity", arguments: [
+        Mutation(name: "time to loss metric misspelt", replace: "(card_lag_time_to_loss_seconds)", with: "(card_lag_time_to_los_seconds)",
+                 expect: "alert CardConsumerDataLossSoon uses card_lag_time_to_los_seconds, which no source under Sources/ creates"),
+        Mutation(name: "no severity", replace: "        expr: min by (group, topic, partition) (card_lag_time_to_loss_seconds) < 3600\n        for: 2m\n        labels: {severity: page}\n",
+                 with: "        expr: min by (group, topic, partition) (card_lag_time_to_loss_seconds) < 3600\n        for: 2m\n",
+                 expect: "alert CardConsumerDataLossSoon needs labels.severity page or ticket"),
+    ])
+    func rejectsBrokenAlertRules(_ mutation: Mutation) throws {
+        let alerts = try String(contentsOf: Self.root.appendingPathComponent("deploy/alerts.yml"), encoding: .utf8)
+        #expect(alerts.contains(mutation.replace), "deploy/alerts.yml no longer contains \(mutation.replace.debugDescription)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("alerts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let brokenAlerts = directory.appendingPathComponent("alerts.yml")
+        try alerts.replacingOccurrences(of: mutation.replace, with: mutation.with).write(to: brokenAlerts, atomically: true, encoding: .utf8)
+        let compose = try String(contentsOf: Self.root.appendingPathComponent("docker-compose.yml"), encoding: .utf8)
+        #expect(compose.contains("./deploy/alerts.yml:/etc/prometheus/alerts.yml"))
+        let composeFile = directory.appendingPathComponent("docker-compose.yml")
+        try compose.replacingOccurrences(of: "./deploy/alerts.yml:", with: brokenAlerts.path + ":").write(to: composeFile, atomically: true, encoding: .utf8)
+        let result = try Self.check(["--compose", composeFile.path, "--no-compose-cli"])
+        #expect(result.status == 1, "accepted \(mutation.name):\n\(result.output)")
+        #expect(result.output.contains(mutation.expect), "\(mutation.name): expected \(mutation.expect.debugDescription) in:\n\(result.output)")
+    }
+
     struct Mutation: Sendable, CustomTestStringConvertible {
         var name: String
         var replace: String

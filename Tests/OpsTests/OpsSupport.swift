@@ -22,6 +22,27 @@ enum OpsSupport {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// The first of `count` consecutive TCP ports nobody listens on right now.
+    static func freePortBlock(_ count: Int) -> Int {
+        while true {
+            let base = Int.random(in: 20_000...60_000)
+            if (base..<base + count).allSatisfy(isFree) { return base }
+        }
+    }
+
+    /// Whether 127.0.0.1:`port` can be bound now.
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
     /// GET `url`: status and body, or `nil` when nothing answers.
     static func get(_ url: String) async -> (status: Int, body: String)? {
         var request = URLRequest(url: URL(string: url)!)
