@@ -75,6 +75,38 @@ struct ApplicationStatusTests {
         }
     }
 
+    @Test("long-poll waiters: all woken by one new status, a wait on a history already longer returns at once, a timeout on time, a cancelled wait at once")
+    func waiters() async throws {
+        let views = GatewayViews()
+        func status(_ id: String, seq: Int) {
+            let event = StatusEvent(applicationID: id, status: seq == 1 ? .received : .identityVerified, at: Timestamp(fixedNow), seq: seq)
+            views.apply(topic: GatewayTopics.status, key: Array(id.utf8), value: try! CardJSON.encodeBytes(event), today: fixedToday)
+        }
+        let clock = ContinuousClock()
+        let woken = await clock.measure {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<50 { group.addTask { await views.waitForStatuses(of: "wait-1", moreThan: 0, timeout: .seconds(30)) } }
+                try? await Task.sleep(for: .milliseconds(200))
+                status("wait-1", seq: 1)
+                await group.waitForAll()
+            }
+        }
+        #expect(woken < .seconds(10), "50 waiters took \(woken)")
+        #expect(await clock.measure { await views.waitForStatuses(of: "wait-1", moreThan: 0, timeout: .seconds(30)) } < .seconds(5))
+        let timedOut = await clock.measure { await views.waitForStatuses(of: "wait-2", moreThan: 0, timeout: .milliseconds(300)) }
+        #expect(timedOut >= .milliseconds(280) && timedOut < .seconds(10))
+        let waiting = Task { await views.waitForStatuses(of: "wait-3", moreThan: 0, timeout: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(100))
+        waiting.cancel()
+        #expect(await clock.measure { await waiting.value } < .seconds(10))
+        // A waiter among other applications' statuses is woken by its own.
+        let other = Task { await views.waitForStatuses(of: "wait-4", moreThan: 0, timeout: .seconds(60)) }
+        status("wait-5", seq: 1)
+        try await Task.sleep(for: .milliseconds(200))
+        status("wait-4", seq: 1)
+        #expect(await clock.measure { await other.value } < .seconds(10))
+    }
+
     @Test("catalogues: the contract's 15 banks, Beijing's 16 districts, 56 ethnicities, the occupation catalogue, with Chinese names")
     func catalogues() async throws {
         let gateway = GatewayUnderTest()

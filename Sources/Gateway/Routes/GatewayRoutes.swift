@@ -212,12 +212,9 @@ struct Handlers: Sendable {
         let known = request.headers[.ifNoneMatch].map(Self.entityTags) ?? []
         var statuses = views.statuses(id)
         if wait > 0, known.contains(Self.entityTag(statuses)) {
-            // Long poll: hold until a newer status is in the view or the wait ends.
-            let deadline = ContinuousClock.now + .seconds(wait)
-            while ContinuousClock.now < deadline, known.contains(Self.entityTag(statuses)) {
-                do { try await Task.sleep(for: .milliseconds(50)) } catch { break }
-                statuses = views.statuses(id)
-            }
+            // Long poll: woken by the next status applied to the view, or 304 when the wait ends.
+            await views.waitForStatuses(of: id, moreThan: statuses.count, timeout: .seconds(wait))
+            statuses = views.statuses(id)
         }
         let tag = Self.entityTag(statuses)
         if known.contains(tag) || known.contains("*") {

@@ -28,6 +28,11 @@ public final class GatewayViews: Sendable {
         var statuses: [String: [StatusEvent]] = [:]
         var loaded = false
         var counts = Counts()
+        /// Long polls waiting for an application's next status, by application id and token.
+        var waiters: [String: [UInt64: CheckedContinuation<Void, Never>]] = [:]
+        /// Tokens whose wait was cancelled before it was registered (see ``waitForStatuses(of:moreThan:timeout:)``).
+        var cancelledWaits: Set<UInt64> = []
+        var nextWaitToken: UInt64 = 0
     }
 
     /// Records seen per view and records refused (unreadable), for `/readyz`.
@@ -127,16 +132,64 @@ public final class GatewayViews: Sendable {
             state.withLock { $0.counts.refused += 1 }
             return .refused(cause: "card.status value is not a card.status.v1 event (\(value.count) bytes)")
         }
-        return state.withLock { state in
+        let woken: [CheckedContinuation<Void, Never>]? = state.withLock { state in
             var history = state.statuses[event.applicationID] ?? []
             // Each status is emitted once, but a record may be read twice (a re-read after an error).
-            guard !history.contains(where: { $0.seq == event.seq }) else { return .ignored }
+            guard !history.contains(where: { $0.seq == event.seq }) else { return nil }
             history.append(event)
             history.sort { $0.seq < $1.seq }
             state.statuses[event.applicationID] = history
             state.counts.statuses += 1
-            return .applied
+            return state.waiters.removeValue(forKey: event.applicationID).map { Array($0.values) } ?? []
         }
+        guard let woken else { return .ignored }
+        // Resumed outside the lock: a resumed task may come straight back for the state.
+        woken.forEach { $0.resume() }
+        return .applied
+    }
+
+    /// Waits until the application has more than `count` statuses, `timeout` passes, or the task is
+    /// cancelled, whichever comes first: the long poll of `GET /v1/applications/{id}?wait=`.
+    ///
+    /// The check and the registration happen under the lock a new status is applied under, so a
+    /// status cannot slip in between; each waiter is resumed exactly once (by the status, by the
+    /// timeout's cancellation, or at once when already cancelled).
+    public func waitForStatuses(of id: String, moreThan count: Int, timeout: Duration) async {
+        let token = state.withLock { state -> UInt64 in
+            state.nextWaitToken += 1
+            return state.nextWaitToken
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        let resumeNow = state.withLock { state -> Bool in
+                            if state.cancelledWaits.remove(token) != nil { return true }
+                            if (state.statuses[id]?.count ?? 0) > count { return true }
+                            state.waiters[id, default: [:]][token] = continuation
+                            return false
+                        }
+                        if resumeNow { continuation.resume() }
+                    }
+                } onCancel: { [self] in
+                    let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                        if let continuation = state.waiters[id]?.removeValue(forKey: token) {
+                            if state.waiters[id]?.isEmpty == true { state.waiters[id] = nil }
+                            return continuation
+                        }
+                        // Not registered yet: tell the registration to return at once.
+                        state.cancelledWaits.insert(token)
+                        return nil
+                    }
+                    waiting?.resume()
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+        // A wait that ended by its status leaves no cancelled mark behind; one that raced may: drop it.
+        state.withLock { _ = $0.cancelledWaits.remove(token) }
     }
 
     // MARK: - Submissions the gateway publishes
