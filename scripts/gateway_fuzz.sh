@@ -51,8 +51,10 @@ base="http://127.0.0.1:$port"
 for _ in $(seq 1 300); do curl -fsS -o /dev/null "$base/readyz" 2>/dev/null && break; sleep 0.1; done
 curl -fsS -o /dev/null "$base/readyz"; result $? "gateway ready"
 
+# pip puts the command beside the interpreter; a shell whose PATH lacks it (no pyenv shims) still finds it.
+st="$(command -v schemathesis || python3 -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "schemathesis"))')"
 set +e
-schemathesis run "$base/openapi.json" --url "$base" -H "Authorization: Bearer $key" \
+"$st" run "$base/openapi.json" --url "$base" -H "Authorization: Bearer $key" \
   --max-examples "$examples" --seed 15 --request-timeout 40 \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   >"$work/schemathesis.log" 2>&1
