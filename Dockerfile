@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The card pipeline's image: every executable (fleet and the four workers) plus Topics/.
+# The card pipeline's image: every executable (fleet, gateway and the four workers) plus Topics/.
 #
 #   docker build -t card-pipeline .
 #   docker run --rm card-pipeline intake-worker --help
@@ -24,7 +24,7 @@ COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib \
     && bin="$(swift build -c release --show-bin-path)" \
     && mkdir -p /staging/bin \
-    && for exe in fleet intake-worker identity-worker routing-worker production-worker; do \
+    && for exe in fleet gateway intake-worker identity-worker routing-worker production-worker; do \
          cp "$bin/$exe" /staging/bin/ && strip /staging/bin/$exe; \
        done \
     && find "$bin" -maxdepth 1 -name '*.resources' -exec cp -R {} /staging/bin/ \;
@@ -49,5 +49,5 @@ USER card:card
 ENV CARD_STATE_DIR=/var/lib/card/state \
     CARD_OPS_PORT=9100
 VOLUME ["/var/lib/card/state"]
-EXPOSE 9100
+EXPOSE 9100 8090
 CMD ["fleet", "--help"]

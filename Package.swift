@@ -8,7 +8,9 @@ let package = Package(
         .library(name: "CardDomain", targets: ["CardDomain"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "WorkerRuntime", targets: ["WorkerRuntime"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "fleet", targets: ["Fleet"]),
+        .executable(name: "gateway", targets: ["GatewayServer"]),
         .executable(name: "count-worker", targets: ["CountWorker"]),
         .executable(name: "intake-worker", targets: ["IntakeWorker"]),
         .executable(name: "identity-worker", targets: ["IdentityWorker"]),
@@ -92,7 +94,31 @@ let package = Package(
             dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")]
         ),
 
+        /// The portals' HTTP gateway: 资格校验, submissions, status, catalogues and branches, answered
+        /// from its own views of the topics; routes, API keys and rate limits. The OpenAPI document is a resource.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Kafka",
+                "CardDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/openapi.json")]
+        ),
+
         // MARK: - Executables
+        /// `gateway`: flags and environment, then the gateway's services; everything else is in `Gateway`.
+        .executableTarget(
+            name: "GatewayServer",
+            dependencies: [
+                "Gateway", "Kafka", "CardDomain", "WorkerCLI", "WorkerRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         /// A minimal worker (counts per key) that proves the runtime's guarantees in tests and benchmarks.
         .executableTarget(
             name: "CountWorker",
@@ -156,6 +182,17 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "GatewayServer", "Kafka", "CardDomain", "FleetSupport", "WorkerRuntime",
+                "IntakeWorker", "IdentityWorker", "RoutingWorker", "ProductionWorker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "FleetSupport", "Fleet"]),

@@ -18,6 +18,9 @@ variables interpolated the way Compose does (${VAR:-default}):
 - a published `fleet ops` page listens on 0.0.0.0 (its default is loopback);
 - Prometheus alert rules (the mounted alerts.yml): each named, with expr, severity and summary, and
   every card_* metric an expression uses created by some source (swift-metrics `label: "card_..."`);
+- the gateway: listens on 0.0.0.0 when its port is published (its default is loopback), publishes the port it
+  listens on, a health check probes /healthz on CARD_GATEWAY_PORT, it has API keys (CARD_GATEWAY_KEYS, or
+  CARD_GATEWAY_KEYS_FILE from a declared secret whose file exists), waits for the topics, restarts;
 - Kafka (KRaft): unique node ids, a controller quorum that names real controller services,
   listeners consistent with the advertised ones and the protocol map, one valid CLUSTER_ID;
   CARD_BROKERS only names broker services' internal listeners;
@@ -319,6 +322,8 @@ def check_config(c, root, compose_path, env, label, helps, executables):
                 host, _, port_text = server.partition(":")
                 c.check(host in brokers and port_text == str(brokers[host]),
                         f"[{label}] {name}: CARD_BROKERS entry {server} is not a broker service's internal listener {brokers}")
+        if exe == "gateway":
+            check_gateway(c, root, doc, name, s, env, brokers, label)
         if args[:2] == ["fleet", "ops"] and s.get("ports"):
             opts = dict(zip(args[2::1], args[3::1]))
             c.check(opts.get("--ops-host") == "0.0.0.0",
@@ -422,6 +427,37 @@ def check_alert_rules(c, root, path, rules):
                 c.check((rule.get("annotations") or {}).get("summary"), f"{path}: alert {name} has no annotations.summary")
             for metric in sorted(set(METRIC_NAME.findall(expr))):
                 c.check(metric in metrics, f"{path}: alert {name} uses {metric}, which no source under Sources/ creates")
+
+
+def check_gateway(c, root, doc, name, s, env, brokers, label):
+    """The portals' gateway: reachable where published, healthy, keyed, on the right brokers."""
+    c.check(s.get("restart") in ("always", "unless-stopped"), f"[{label}] {name}: the gateway should restart (always/unless-stopped)")
+    port = env.get("CARD_GATEWAY_PORT") or "8090"
+    published = [str(p) for p in s.get("ports") or []]
+    if published:
+        c.check(env.get("CARD_GATEWAY_HOST") == "0.0.0.0",
+                f"[{label}] {name}: publishes the gateway but CARD_GATEWAY_HOST is not 0.0.0.0 (the default, 127.0.0.1, is unreachable from outside the container)")
+        c.check(any(p.split(":")[-1] == port for p in published),
+                f"[{label}] {name}: publishes {published}, none of them the gateway's port {port}")
+    test = " ".join(as_list((s.get("healthcheck") or {}).get("test")))
+    c.check(re.search(rf"localhost:{port}/healthz", test),
+            f"[{label}] {name}: health check does not probe /healthz on CARD_GATEWAY_PORT {port}: {test!r}")
+    keys_file = env.get("CARD_GATEWAY_KEYS_FILE")
+    c.check(env.get("CARD_GATEWAY_KEYS") or keys_file, f"[{label}] {name}: no API keys (CARD_GATEWAY_KEYS or CARD_GATEWAY_KEYS_FILE)")
+    if keys_file and keys_file.startswith("/run/secrets/"):
+        secret = keys_file[len("/run/secrets/"):]
+        used = [x if isinstance(x, str) else x.get("source") for x in s.get("secrets") or []]
+        c.check(secret in used, f"[{label}] {name}: CARD_GATEWAY_KEYS_FILE names secret {secret}, which the service does not mount")
+        declared = (doc.get("secrets") or {}).get(secret)
+        if c.check(declared, f"[{label}] {name}: secret {secret} is not declared under secrets:"):
+            path = declared.get("file", "")
+            c.check(os.path.exists(os.path.join(root, path)), f"[{label}] secret {secret}: file {path} does not exist")
+    deps = s.get("depends_on") or {}
+    c.check("topics" in deps, f"[{label}] {name}: starts without waiting for the topics")
+    for server in (env.get("CARD_BROKERS") or "").split(","):
+        host, _, port_text = server.partition(":")
+        c.check(host in brokers and port_text == str(brokers[host]),
+                f"[{label}] {name}: CARD_BROKERS entry {server} is not a broker service's internal listener {brokers}")
 
 
 def compose_cli():

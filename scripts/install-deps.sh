@@ -21,3 +21,6 @@ pkg-config --exists rdkafka || { echo "librdkafka not found by pkg-config" >&2; 
 python3 -c 'import confluent_kafka' 2>/dev/null || python3 -m pip install -q confluent-kafka
 # matplotlib draws `fleet bench`'s PNG plot (throughput and lag over time); only the bench needs it.
 python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install -q matplotlib
+# openapi-spec-validator checks the gateway's OpenAPI 3.1 document; schemathesis fuzzes the running gateway against it.
+python3 -c 'import openapi_spec_validator' 2>/dev/null || python3 -m pip install -q openapi-spec-validator
+python3 -c 'import schemathesis' 2>/dev/null || python3 -m pip install -q schemathesis

@@ -13,6 +13,8 @@ struct ChildSpec: Sendable {
     var restart: Bool = true
     /// Start only after this one-shot step has exited (seed before submissions).
     var after: String?
+    /// Variables set for the child on top of the fleet's own environment (secrets stay out of `ps`).
+    var environment: [String: String]? = nil
 }
 
 /// Starts children, restarts a dying worker with exponential backoff (1 s doubling to 30 s,
@@ -65,6 +67,7 @@ final class Supervisor: Service, @unchecked Sendable {
                    slot.spec.after.map(finishedNames.contains) ?? true {
                     do {
                         slot.process = try ChildProcess(name: slot.spec.name, executable: slot.spec.executable, arguments: slot.spec.arguments,
+                                                        environment: slot.spec.environment,
                                                         logFile: logDirectory.appendingPathComponent("\(slot.spec.name).log"))
                         slot.startedAt = .now
                         slot.nextStart = nil

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CardDomain
 import CardWorkers
 import Foundation
 import FleetSupport
@@ -30,6 +31,9 @@ struct Up: AsyncParsableCommand {
     var opsHost = "127.0.0.1"
     @Option(help: "Token the ops page requires (HTTP Basic password or Bearer); default: env CARD_OPS_TOKEN, else none.")
     var opsToken: String?
+    @Option(help: "Port of the portals' HTTP gateway (`gateway`); 0: off.") var gatewayPort = 8090
+    @Option(help: "Address the gateway listens on. Default 127.0.0.1: this host only; 0.0.0.0 publishes it.")
+    var gatewayHost = "127.0.0.1"
 
     func run() async throws {
         let logger = Logger(label: "card.fleet")
@@ -70,6 +74,18 @@ struct Up: AsyncParsableCommand {
             if worker.name == "identity" { arguments += ["--registry-grace-seconds", "\(registryGraceSeconds)"] }
             return ChildSpec(name: worker.name, executable: BuildProducts.executable("\(worker.name)-worker"), arguments: arguments)
         }
+        var gatewayLine = ""
+        if gatewayPort > 0 {
+            let access = try GatewayAccess.prepare(runDirectory: runURL)
+            children.append(ChildSpec(
+                name: "gateway", executable: BuildProducts.executable("gateway"),
+                arguments: ["--brokers", servers, "--host", gatewayHost, "--port", "\(gatewayPort)"],
+                environment: access.environment))
+            let url = "http://\(gatewayHost == "0.0.0.0" ? "127.0.0.1" : gatewayHost):\(gatewayPort)/"
+            print("gateway: \(url)  (OpenAPI: \(url)openapi.json)")
+            print(access.description)
+            gatewayLine = "\n     gateway: \(url)v1/…  (keys: \(access.source))"
+        }
         if demo {
             children.append(ChildSpec(name: "seed", executable: fleet, arguments: ["seed", "--brokers", servers], restart: false))
             children.append(ChildSpec(name: "bank", executable: fleet, arguments: ["bank", "--brokers", servers], after: "seed"))
@@ -83,7 +99,7 @@ struct Up: AsyncParsableCommand {
             workers: workers.map { Dashboard.Worker(name: $0.name, group: "card-\($0.name)", topics: $0.handler.inputTopics) },
             supervisor: supervisor,
             hint: """
-                try: fleet status <application_id>   ·   fleet lag   ·   fleet submit --generate 100   ·   logs in \(runDir)/logs/\(opsPort > 0 ? "\n     ops page: http://\(opsHost == "0.0.0.0" ? "127.0.0.1" : opsHost):\(opsPort)/" : "")
+                try: fleet status <application_id>   ·   fleet lag   ·   fleet submit --generate 100   ·   logs in \(runDir)/logs/\(gatewayLine)\(opsPort > 0 ? "\n     ops page: http://\(opsHost == "0.0.0.0" ? "127.0.0.1" : opsHost):\(opsPort)/" : "")
                 Ctrl-C stops everything gracefully.
                 """,
             logger: logger)
@@ -111,6 +127,36 @@ struct Up: AsyncParsableCommand {
         try? FileManager.default.removeItem(at: bootstrapFile)
         withExtendedLifetime(cluster) {}
         print("fleet stopped")
+    }
+
+    /// The gateway's API keys for a `fleet up` run: the operator's (`CARD_GATEWAY_KEYS` or
+    /// `CARD_GATEWAY_KEYS_FILE`, inherited by the child), else fresh demo keys written to
+    /// `<run>/gateway-keys` (owner-only) and printed, so a portal developer can call at once.
+    struct GatewayAccess {
+        var environment: [String: String]?
+        var source: String
+        var description: String
+
+        static func prepare(runDirectory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> GatewayAccess {
+            if environment["CARD_GATEWAY_KEYS"] != nil || environment["CARD_GATEWAY_KEYS_FILE"] != nil {
+                return GatewayAccess(environment: nil, source: "from CARD_GATEWAY_KEYS*", description: "gateway keys: from the environment (CARD_GATEWAY_KEYS / CARD_GATEWAY_KEYS_FILE)")
+            }
+            let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+            let lines = Channel.allCases.map { channel in
+                "\(channel.rawValue)=demo-\(channel.rawValue)-" + String((0..<24).map { _ in alphabet.randomElement()! })
+            }
+            let file = runDirectory.appendingPathComponent("gateway-keys")
+            // Created owner-only from the start: the keys are never readable by others, even briefly.
+            try? FileManager.default.removeItem(at: file)
+            guard FileManager.default.createFile(atPath: file.path, contents: Data((lines.joined(separator: "\n") + "\n").utf8),
+                                                 attributes: [.posixPermissions: 0o600]) else {
+                throw ValidationError("cannot write the gateway's demo keys to \(file.path)")
+            }
+            return GatewayAccess(
+                environment: ["CARD_GATEWAY_KEYS_FILE": file.path], source: file.path,
+                description: "gateway demo keys (this run only, in \(file.path); send as Authorization: Bearer <key>):\n"
+                    + lines.map { "  " + $0.replacingOccurrences(of: "=", with: "  ") }.joined(separator: "\n"))
+        }
     }
 
     /// Moves `<run>/state` to `<run>/state.previous` (replacing an older one) when it holds anything.

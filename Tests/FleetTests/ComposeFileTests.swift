@@ -51,6 +51,18 @@ struct ComposeFileTests {
         Mutation(name: "a published ops page left on the loopback default",
                  replace: #", "--ops-host", "0.0.0.0"]"#, with: "]",
                  expect: "publishes the ops page but does not pass --ops-host 0.0.0.0"),
+        Mutation(name: "a published gateway left on the loopback default",
+                 replace: "      CARD_GATEWAY_HOST: 0.0.0.0\n", with: "",
+                 expect: "publishes the gateway but CARD_GATEWAY_HOST is not 0.0.0.0"),
+        Mutation(name: "a gateway without keys",
+                 replace: "      CARD_GATEWAY_KEYS_FILE: /run/secrets/gateway_keys\n", with: "",
+                 expect: "gateway: no API keys"),
+        Mutation(name: "a gateway whose keys secret is not mounted",
+                 replace: "    secrets:\n      - gateway_keys\n", with: "",
+                 expect: "names secret gateway_keys, which the service does not mount"),
+        Mutation(name: "a gateway variable that is no option",
+                 replace: "      CARD_GATEWAY_PORT: 8090\n", with: "      CARD_GATEWAY_PORT: 8090\n      CARD_GATEWAY_RATE_LIMIT: 5\n",
+                 expect: "CARD_GATEWAY_RATE_LIMIT is not an option of `gateway`"),
     ])
     func rejectsMistakes(_ mutation: Mutation) throws {
         let original = try String(contentsOf: Self.root.appendingPathComponent("docker-compose.yml"), encoding: .utf8)

@@ -1,0 +1,40 @@
+import CardDomain
+import Hummingbird
+
+/// The request context of the gateway: Hummingbird's core storage plus the caller's channel,
+/// set by ``PortalAccess`` from the API key.
+public struct GatewayContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The channel of the API key the request presented; `nil` on the open paths.
+    public var channel: Channel?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        channel = nil
+    }
+}
+
+/// API key and rate limit in front of every `/v1/` path: no or an unknown key is 401, a key over its
+/// rate is 429 with `Retry-After`. `/openapi.json`, `/healthz` and `/readyz` stay open.
+struct PortalAccess: RouterMiddleware {
+    typealias Context = GatewayContext
+
+    let keys: APIKeys
+    let limiter: RateLimiter
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix("/v1/") else { return try await next(request, context) }
+        guard let key = APIKeys.presentedKey(authorization: request.headers[.authorization]),
+              let channel = keys.channel(forKey: key) else {
+            return GatewayError.unauthorized().response
+        }
+        if case .limited(let seconds) = limiter.take(channel) {
+            context.logger.notice("rate limited", metadata: ["channel": "\(channel.rawValue)", "retry_after_seconds": "\(seconds)"])
+            return GatewayError.rateLimited(retryAfterSeconds: seconds).response
+        }
+        var context = context
+        context.channel = channel
+        context.logger[metadataKey: "channel"] = "\(channel.rawValue)"
+        return try await next(request, context)
+    }
+}
