@@ -1,5 +1,5 @@
 import CardDomain
-import CardWorkers
+@testable import CardWorkers
 import Testing
 @testable import WorkerRuntime
 
@@ -15,6 +15,24 @@ struct OutsideInputRulesTests {
         #expect(ContractKeys.submission(Array(#"{"submission_id": "../x", "applicant": {"id_number": "110105201503070013"}}"#.utf8)) == nil,
                 "no usable submission_id: dead-lettered where it is")
         #expect(ContractKeys.submission(Array(#"{"submission_id": "web-1", "applicant": {"id_number": 42}}"#.utf8)) == nil)
+    }
+
+    @Test("intake's parse memo hands the contract-key parse to validation only for the same bytes, once")
+    func parseMemo() throws {
+        let memo = ParsedSubmissionMemo()
+        let bytes = Array(Self.submission.utf8)
+        let tree = try #require(JSONValue(parsing: bytes))
+        #expect(memo.take(bytes) == nil, "nothing kept yet")
+        memo.keep(bytes, tree)
+        #expect(memo.take(Array(Self.submission.replacingOccurrences(of: "web-1", with: "web-2").utf8)) == nil, "other bytes: parse again")
+        memo.keep(bytes, tree)
+        #expect(memo.take(bytes) == .some(tree))
+        #expect(memo.take(bytes) == nil, "taken once")
+        memo.keep(Array("{not json".utf8), nil)
+        #expect(memo.take(Array("{not json".utf8)) == .some(nil), "known not to be JSON: no second parse either")
+        // Validation from the kept tree is validation from the bytes.
+        let outcome = IntakeValidator.validate(bytes, parsed: tree)
+        #expect(outcome == IntakeValidator.validate(bytes))
     }
 
     @Test("a bank event's contract key is its application_id, only when it decodes")
