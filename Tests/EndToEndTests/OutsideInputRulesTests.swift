@@ -35,6 +35,26 @@ struct OutsideInputRulesTests {
         #expect(outcome == IntakeValidator.validate(bytes))
     }
 
+    @Test("traceparent: the ASCII byte path judges exactly as the Character path")
+    func traceparentPaths() {
+        let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        var samples = [valid, valid.uppercased(), "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+                       valid + "-extra", "ff" + valid.dropFirst(2), "00-" + String(repeating: "0", count: 32) + "-00f067aa0ba902b7-01",
+                       "00-4bf92f3577b34da6a3ce929d0e0e4736-" + String(repeating: "0", count: 16) + "-01", "", "-", "---",
+                       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", "0-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                       "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", "00--00f067aa0ba902b7-01",
+                       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\r\n", "0\r\n-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]
+        // Every single-character edit of a valid value.
+        for i in valid.indices { for c in ["0", "f", "F", "g", "-", " "] { var v = valid; v.replaceSubrange(i...i, with: c); samples.append(v) } }
+        for sample in samples {
+            let fast = TraceContext.parseASCII(sample), general = TraceContext.parseGeneral(sample)
+            #expect(fast?.traceID == general?.traceID && fast?.spanID == general?.spanID && fast?.flags == general?.flags, "\(sample)")
+        }
+        #expect(TraceContext.parse(valid)?.spanID == "00f067aa0ba902b7")
+        let fullWidth = "00-４bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"  // non-ASCII: the general path decides
+        #expect(TraceContext.parse(fullWidth)?.traceID == TraceContext.parseGeneral(fullWidth)?.traceID)
+    }
+
     @Test("a bank event's contract key is its application_id, only when it decodes")
     func bankEventContractKey() {
         let event = #"{"application_id": "app-1", "order_id": "o-1", "event": "at_branch", "reason": null, "at": "2026-11-25T10:15:00+08:00"}"#
