@@ -20,7 +20,9 @@ struct BenchCommand: AsyncParsableCommand {
             registry and branches are seeded, and the submissions go to card.submission; the bank simulator is off, so an \
             application ends at its card order (in_production). Both phases keep at most --window records in flight (or \
             pace at --rate), so no partition's backlog nears the broker's ~5 MiB retention; outputs are read live. \
-            Prints applications/s, the ratio fleet/relay, latency from submission to `routed` and to the card order \
+            Prints as its headline the CPU each process used per application (and per relayed record): user + system time from \
+            /proc/<pid>/stat of every worker and relay hop, and of this process (embedded broker, feeder, reader), \
+            from the phase's first record to its end, divided by the count. Then applications/s, the ratio fleet/relay, latency from submission to `routed` and to the card order \
             (Kafka timestamps of the outputs against the moment each submission was handed to the producer), each \
             worker's peak RSS; writes --json and a --plot PNG (Python matplotlib). Exits non-zero when any application \
             is lost, duplicated or ends wrongly, or the relay loses a record.
