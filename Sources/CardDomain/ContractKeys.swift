@@ -15,7 +15,12 @@ public enum ContractKeys {
     /// object with a usable `submission_id` (1–64 of `[A-Za-z0-9_-]`) and a non-empty string at
     /// `applicant.id_number`; otherwise `nil`.
     public static func submission(_ value: some Collection<UInt8>) -> String? {
-        guard let root = JSONValue(parsing: value), let id = root["submission_id"]?.stringValue, Catalogues.isSubmissionID(id),
+        JSONValue(parsing: value).flatMap(submission(parsed:))
+    }
+
+    /// ``submission(_:)`` of a value parsed already.
+    public static func submission(parsed root: JSONValue) -> String? {
+        guard let id = root["submission_id"]?.stringValue, Catalogues.isSubmissionID(id),
               let number = root["applicant"]?["id_number"]?.stringValue, !number.isEmpty else { return nil }
         return number
     }

@@ -18,9 +18,16 @@ enum Emit {
 
     /// An application handed to the next stage; id `<application>/<topic>`.
     /// Carries the envelope's `traceparent` as a header too.
-    static func envelope(_ envelope: ApplicationEnvelope, to topic: String, key: String) throws -> OutboundMessage {
-        OutboundMessage(topic: topic, key: key, value: try json(envelope), id: "\(envelope.applicationID)/\(topic)",
+    /// - Parameter submission: the input envelope's `submission` bytes, when this stage passes it on
+    ///   unchanged (``ApplicationEnvelope/encodedBytes(submission:)``); `nil` encodes `envelope.submission`.
+    static func envelope(_ envelope: ApplicationEnvelope, to topic: String, key: String, submission: RawJSON? = nil) throws -> OutboundMessage {
+        OutboundMessage(topic: topic, key: key, value: try envelope.encodedBytes(submission: submission), id: "\(envelope.applicationID)/\(topic)",
                         headers: TraceContext.kafkaHeader(envelope.traceparent))
+    }
+
+    /// The `submission` bytes of an input envelope, to pass on without re-encoding.
+    static func rawSubmission(of message: InboundMessage) -> RawJSON? {
+        message.value.flatMap { RawJSON(member: "submission", ofObject: $0) }
     }
 
     /// News for intake that an application ended, freeing the child; id `<application>/closed`.

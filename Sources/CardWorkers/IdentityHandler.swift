@@ -69,7 +69,7 @@ public struct IdentityHandler: WorkerHandler {
             return .done([
                 try Emit.status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID,
                                             status: .identityVerified, relationshipLabel: label, at: now, seq: next.seq), trace: trace),
-                try Emit.envelope(next, to: CardTopics.bankRouting, key: next.routingKey),
+                try Emit.envelope(next, to: CardTopics.bankRouting, key: next.routingKey, submission: Emit.rawSubmission(of: message)),
             ])
         }
     }

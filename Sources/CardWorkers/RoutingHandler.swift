@@ -66,7 +66,7 @@ public struct RoutingHandler: WorkerHandler {
             try Emit.status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID, status: .routed,
                                         relationshipLabel: envelope.relationshipLabel, bank: card.bank, branch: card.branch,
                                         at: now, seq: next.seq), trace: trace),
-            try Emit.envelope(next, to: CardTopics.cardProduction, key: next.applicationID),
+            try Emit.envelope(next, to: CardTopics.cardProduction, key: next.applicationID, submission: Emit.rawSubmission(of: message)),
         ])
     }
 }

@@ -20,7 +20,9 @@ struct BenchCommand: AsyncParsableCommand {
             registry and branches are seeded, and the submissions go to card.submission; the bank simulator is off, so an \
             application ends at its card order (in_production). Both phases keep at most --window records in flight (or \
             pace at --rate), so no partition's backlog nears the broker's ~5 MiB retention; outputs are read live. \
-            Prints applications/s, the ratio fleet/relay, latency from submission to `routed` and to the card order \
+            Prints as its headline the CPU each process used per application (and per relayed record): user + system time from \
+            /proc/<pid>/stat of every worker and relay hop, and of this process (embedded broker, feeder, reader), \
+            from the phase's first record to its end, divided by the count. Then applications/s, the ratio fleet/relay, latency from submission to `routed` and to the card order \
             (Kafka timestamps of the outputs against the moment each submission was handed to the producer), each \
             worker's peak RSS; writes --json and a --plot PNG (Python matplotlib). Exits non-zero when any application \
             is lost, duplicated or ends wrongly, or the relay loses a record.
@@ -177,6 +179,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         let target = Int64(warmUp + input.count)
         var figures = BenchResult.Relay(records: input.count)
+        let cpu = CPUReadings(processes: Dictionary(uniqueKeysWithValues: relays.map { ($0.name, $0.pid) }))
         let start = ContinuousClock.now
         var next = 0
         var output: Int64 = Int64(warmUp)
@@ -214,6 +217,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         let elapsed = (ContinuousClock.now - start).seconds
+        (figures.cpuMsPerRecord, figures.benchCPUMsPerRecord) = cpu.msPer(input.count)
         figures.seconds = elapsed
         figures.rate = Double(input.count) / elapsed
         figures.peakRSS = relays.compactMap(\.peakRSS).max()
@@ -257,6 +261,7 @@ struct BenchCommand: AsyncParsableCommand {
         var figures = BenchResult.Fleet(applications: input.count)
         var problem: String?
         var sentAt = [String: Int64](minimumCapacity: input.count)
+        let cpu = CPUReadings(processes: fleet.pids)
         let start = ContinuousClock.now
         let startWall = Date()
         var next = 0
@@ -306,6 +311,7 @@ struct BenchCommand: AsyncParsableCommand {
             usleep(rate == nil ? 20_000 : 2_000)
         }
         let elapsedToEnd = (ContinuousClock.now - start).seconds
+        (figures.cpuMsPerApplication, figures.benchCPUMsPerApplication) = cpu.msPer(input.count)
         fleet.samplePeakRSS()
         figures.peakRSS = fleet.peakRSS
         try? feeder.flush(timeout: .seconds(10))
@@ -374,6 +380,10 @@ struct BenchResult: Codable {
         var seconds: Double = 0
         var rate: Double?
         var peakRSS: Int?
+        /// CPU ms (user + system from /proc) each hop's process used per record relayed.
+        var cpuMsPerRecord: [String: Double] = [:]
+        /// CPU ms the bench process (embedded broker, feeder, counting) used per record relayed.
+        var benchCPUMsPerRecord: Double?
         var timeline: [Sample] = []
         var problem: String?
     }
@@ -398,6 +408,11 @@ struct BenchResult: Codable {
         /// caches and fetch sessions warm), to tell a start-up tail from a steady one.
         var latencyRoutedAfterWarmUp: Latency?
         var peakRSS: [String: Int] = [:]
+        /// CPU ms (user + system from /proc) each worker process used per application, from the
+        /// first submission to the last application's end; a worker that restarted meanwhile is left out.
+        var cpuMsPerApplication: [String: Double] = [:]
+        /// CPU ms the bench process (embedded broker, feeder, output reader) used per application.
+        var benchCPUMsPerApplication: Double?
         var statusResends = 0
         var orderResends = 0
         var timeline: [Sample] = []
@@ -419,6 +434,8 @@ struct BenchResult: Codable {
     var loadAverage: String = BenchResult.currentLoadAverage()
     var workerKafkaProperties: [String] = []
 
+    static func cpu(_ ms: Double) -> String { String(format: "%.3f", ms) }
+
     static func currentLoadAverage() -> String {
         (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "-"
     }
@@ -429,8 +446,24 @@ struct BenchResult: Codable {
                      + (rate.map { ", paced at \(Int($0))/s" } ?? ", window \(window)")]
         if let relay {
             lines.append("(a) raw relay, 4 hops: \(RunFormat.rate(relay.rate)) msgs/s end to end (\(RunFormat.seconds(relay.seconds)) s), relay peak RSS \(RunFormat.mib(relay.peakRSS)) MiB")
+            if !relay.cpuMsPerRecord.isEmpty {
+                lines.append("(a) CPU per record, ms (user+system from /proc): "
+                             + relay.cpuMsPerRecord.sorted { $0.key < $1.key }.map { "\($0.key) \(Self.cpu($0.value))" }.joined(separator: ", ")
+                             + "; 4 hops \(Self.cpu(relay.cpuMsPerRecord.values.reduce(0, +)))"
+                             + "; bench process (broker, feeder) \(relay.benchCPUMsPerRecord.map(Self.cpu) ?? "-")")
+            }
         }
         if let fleet {
+            if !fleet.cpuMsPerApplication.isEmpty {
+                let workers = fleet.cpuMsPerApplication.values.reduce(0, +)
+                lines.append("(b) CPU per application, ms (user+system from /proc): "
+                             + FleetUnderTest.workerNames.map { "\($0) \(fleet.cpuMsPerApplication[$0].map(Self.cpu) ?? "-")" }.joined(separator: ", ")
+                             + "; 4 workers \(Self.cpu(workers))"
+                             + "; bench process (broker, feeder, output reader) \(fleet.benchCPUMsPerApplication.map(Self.cpu) ?? "-")")
+                if let relayCPU = relay.map({ $0.cpuMsPerRecord.values.reduce(0, +) }), relayCPU > 0 {
+                    lines.append("CPU b/a: the 4 workers use \(String(format: "%.1f", workers / relayCPU))× the 4 relay hops' CPU per application")
+                }
+            }
             lines.append("(b) fleet, 4 stages: \(RunFormat.rate(fleet.rate)) applications/s to the card order (\(RunFormat.seconds(fleet.seconds)) s)")
             lines.append("ratio b/a: \(ratio.map { String(format: "%.2f", $0) } ?? "-") (target ≥ 0.70)" + (rate != nil ? " — a paced run: b is the pace, not the capacity" : ""))
             for (label, latency) in [("submission → routed", fleet.latencyRouted), ("submission → card order", fleet.latencyOrder),
@@ -442,5 +475,31 @@ struct BenchResult: Codable {
         }
         lines.append("machine: \(cores) cores, load average at the end \(loadAverage)")
         return lines
+    }
+}
+
+/// CPU readings of a set of processes and of the bench process itself, taken at a phase's start,
+/// for CPU per record at its end (`/proc/<pid>/stat` utime + stime).
+struct CPUReadings {
+    private let processes: [String: Int32]
+    private let start: [String: Double]
+    private let ownStart: Double?
+
+    init(processes: [String: Int32]) {
+        self.processes = processes
+        start = processes.compactMapValues { ProcStatus.cpuSeconds(pid: $0) }
+        ownStart = ProcStatus.ownCPUSeconds
+    }
+
+    /// CPU ms per item since `init`, per process still running under the same pid, and of this process.
+    func msPer(_ items: Int) -> (processes: [String: Double], own: Double?) {
+        guard items > 0 else { return ([:], nil) }
+        var result: [String: Double] = [:]
+        for (name, pid) in processes {
+            guard let before = start[name], let now = ProcStatus.cpuSeconds(pid: pid) else { continue }
+            result[name] = (now - before) * 1000 / Double(items)
+        }
+        let own = ProcStatus.ownCPUSeconds.flatMap { now in ownStart.map { (now - $0) * 1000 / Double(items) } }
+        return (result, own)
     }
 }

@@ -120,6 +120,15 @@ final class FleetUnderTest: @unchecked Sendable {
     }
 
     var peakRSS: [String: Int] { slots.withLock { s in s.mapValues(\.peakRSS) } }
+
+    /// CPU seconds (user + system, `/proc/<pid>/stat`) each running worker has used since it started.
+    /// A worker restarted between two readings starts again from zero: compare readings of one process.
+    var cpuSeconds: [String: Double] {
+        slots.withLock { s in s.compactMapValues { $0.process?.cpuSeconds } }
+    }
+
+    /// The pid of each running worker, to tell whether two ``cpuSeconds`` readings are of one process.
+    var pids: [String: Int32] { slots.withLock { s in s.compactMapValues { $0.process?.pid } } }
     var kills: [String: Int] { slots.withLock { s in s.mapValues(\.kills) } }
     var restarts: [String: Int] { slots.withLock { s in s.mapValues { max(0, $0.starts - 1) } } }
     var unexpectedExits: [String: [Int32]] { slots.withLock { s in s.mapValues(\.unexpectedExits).filter { !$0.value.isEmpty } } }

@@ -62,6 +62,9 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Peak resident set size in bytes (`VmHWM`), while the process runs.
     public var peakRSS: Int? { ProcStatus.peakRSS(pid: pid) }
+
+    /// CPU time used so far (user + system, `/proc/<pid>/stat`), in seconds, while the process runs.
+    public var cpuSeconds: Double? { ProcStatus.cpuSeconds(pid: pid) }
 }
 
 public enum ProcStatus {
@@ -74,6 +77,21 @@ public enum ProcStatus {
         }
         return nil
     }
+
+    /// User + system CPU time of a live process (`utime` + `stime`, fields 14 and 15 of
+    /// `/proc/<pid>/stat`, in clock ticks of `sysconf(_SC_CLK_TCK)`), in seconds.
+    /// Threads that exited are included, children are not.
+    public static func cpuSeconds(pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// ``cpuSeconds(pid:)`` of this process.
+    public static var ownCPUSeconds: Double? { cpuSeconds(pid: getpid()) }
 }
 
 /// Where the package's executables were built (beside the running binary, or `.build/debug`).

@@ -69,4 +69,21 @@ struct PersonNameTests {
         #expect(order.agent.name == "张\u{00B7}三")
         #expect(CardOrder(submission: submission, orderedAt: at).cardholder.name == "代办\u{2022}二十五", "without registry names: as submitted")
     }
+
+    @Test("the NFKC shortcut only skips names NFKC leaves unchanged")
+    func nfkcShortcut() {
+        // Every scalar the shortcut accepts, in runs, is its own NFKC form.
+        var samples: [String] = ["王小明", "阿依古丽·吐尔逊", "Zhang San", "㐀䶿一鿿", String((0x20...0x7E).map { Character(Unicode.Scalar($0)!) })]
+        samples += (Array(stride(from: 0x3400, through: 0x4DBF, by: 53)) + Array(stride(from: 0x4E00, through: 0x9FFF, by: 97))).map { String(Character(Unicode.Scalar($0)!)) + "a·" }
+        for name in samples {
+            #expect(PersonName.isNFKCStable(name), "\(name)")
+            #expect(name.precomposedStringWithCompatibilityMapping.unicodeScalars.elementsEqual(name.unicodeScalars), "\(name)")
+        }
+        // What NFKC changes never takes the shortcut: full-width letters, compatibility ideographs,
+        // combining marks, the ideographic space, Greek ano teleia.
+        for name in ["Ｚｈａｎｇ", "\u{F900}", "e\u{0301}", "王\u{3000}明", "a\u{0387}b", "\u{00A0}"] {
+            #expect(!PersonName.isNFKCStable(name), "\(name)")
+        }
+        #expect(PersonName.normalized("Ｚｈａｎｇ\u{3000}San") == "Zhang San")
+    }
 }

@@ -53,6 +53,12 @@ struct BenchChaosHostileTests {
         #expect((fleetPart?["latencyOrder"] as? [String: Any])?["count"] as? Int == 500)
         let rss = fleetPart?["peakRSS"] as? [String: Int] ?? [:]
         #expect(Set(rss.keys) == Set(FleetUnderTest.workerNames) && rss.values.allSatisfy { $0 > 0 }, "peak RSS of every worker: \(rss)")
+        // CPU per application of every worker (a worker that did anything used some), and per record of every relay hop.
+        let cpu = fleetPart?["cpuMsPerApplication"] as? [String: Double] ?? [:]
+        #expect(Set(cpu.keys) == Set(FleetUnderTest.workerNames) && cpu.values.allSatisfy { $0 > 0 }, "CPU of every worker: \(cpu)")
+        let relayCPU = relay?["cpuMsPerRecord"] as? [String: Double] ?? [:]
+        #expect(relayCPU.count == 4 && relayCPU.values.allSatisfy { $0 > 0 }, "CPU of every relay hop: \(relayCPU)")
+        #expect(run.output.contains("(b) CPU per application, ms (user+system from /proc): intake "))
         #expect(json?["ok"] as? Bool == true)
 
         // The plot needs matplotlib (scripts/install-deps.sh installs it); where it is missing the bench only warns.

@@ -1,5 +1,5 @@
 import CardDomain
-import CardWorkers
+@testable import CardWorkers
 import Testing
 @testable import WorkerRuntime
 
@@ -15,6 +15,44 @@ struct OutsideInputRulesTests {
         #expect(ContractKeys.submission(Array(#"{"submission_id": "../x", "applicant": {"id_number": "110105201503070013"}}"#.utf8)) == nil,
                 "no usable submission_id: dead-lettered where it is")
         #expect(ContractKeys.submission(Array(#"{"submission_id": "web-1", "applicant": {"id_number": 42}}"#.utf8)) == nil)
+    }
+
+    @Test("intake's parse memo hands the contract-key parse to validation only for the same bytes, once")
+    func parseMemo() throws {
+        let memo = ParsedSubmissionMemo()
+        let bytes = Array(Self.submission.utf8)
+        let tree = try #require(JSONValue(parsing: bytes))
+        #expect(memo.take(bytes) == nil, "nothing kept yet")
+        memo.keep(bytes, tree)
+        #expect(memo.take(Array(Self.submission.replacingOccurrences(of: "web-1", with: "web-2").utf8)) == nil, "other bytes: parse again")
+        memo.keep(bytes, tree)
+        #expect(memo.take(bytes) == .some(tree))
+        #expect(memo.take(bytes) == nil, "taken once")
+        memo.keep(Array("{not json".utf8), nil)
+        #expect(memo.take(Array("{not json".utf8)) == .some(nil), "known not to be JSON: no second parse either")
+        // Validation from the kept tree is validation from the bytes.
+        let outcome = IntakeValidator.validate(bytes, parsed: tree)
+        #expect(outcome == IntakeValidator.validate(bytes))
+    }
+
+    @Test("traceparent: the ASCII byte path judges exactly as the Character path")
+    func traceparentPaths() {
+        let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        var samples = [valid, valid.uppercased(), "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+                       valid + "-extra", "ff" + valid.dropFirst(2), "00-" + String(repeating: "0", count: 32) + "-00f067aa0ba902b7-01",
+                       "00-4bf92f3577b34da6a3ce929d0e0e4736-" + String(repeating: "0", count: 16) + "-01", "", "-", "---",
+                       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", "0-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                       "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", "00--00f067aa0ba902b7-01",
+                       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\r\n", "0\r\n-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]
+        // Every single-character edit of a valid value.
+        for i in valid.indices { for c in ["0", "f", "F", "g", "-", " "] { var v = valid; v.replaceSubrange(i...i, with: c); samples.append(v) } }
+        for sample in samples {
+            let fast = TraceContext.parseASCII(sample), general = TraceContext.parseGeneral(sample)
+            #expect(fast?.traceID == general?.traceID && fast?.spanID == general?.spanID && fast?.flags == general?.flags, "\(sample)")
+        }
+        #expect(TraceContext.parse(valid)?.spanID == "00f067aa0ba902b7")
+        let fullWidth = "00-４bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"  // non-ASCII: the general path decides
+        #expect(TraceContext.parse(fullWidth)?.traceID == TraceContext.parseGeneral(fullWidth)?.traceID)
     }
 
     @Test("a bank event's contract key is its application_id, only when it decodes")

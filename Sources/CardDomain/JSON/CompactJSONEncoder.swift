@@ -236,6 +236,9 @@ final class CompactJSONEncoderState: Encoder {
             writeString((value as! URL).absoluteString)
         } else if T.self == Decimal.self {
             output.append((value as! Decimal).description)
+        } else if T.self == RawJSON.self {
+            // Bytes a CompactJSONEncoder wrote before: already compact with sorted keys.
+            unsafeBitCast(value, to: RawJSON.self).bytes.withUnsafeBytes { output.append($0) }
         } else {
             return false
         }

@@ -15,8 +15,14 @@ import Foundation
 public enum IntakeValidator {
     /// Validates the raw value bytes of a `card.submission` record.
     public static func validate(_ bytes: some Collection<UInt8>) -> IntakeOutcome {
+        validate(bytes, parsed: JSONValue(parsing: bytes))
+    }
+
+    /// ``validate(_:)`` with the tree `JSONValue(parsing: bytes)` the caller parsed already
+    /// (intake derives the contract key from it first): one parse per record instead of two.
+    public static func validate(_ bytes: some Collection<UInt8>, parsed: JSONValue?) -> IntakeOutcome {
         let data = bytes as? Data ?? Data(bytes)
-        guard let root = JSONValue(parsing: data) else {
+        guard let root = parsed else {
             // Never quote the payload: it is full of personal data.
             let utf8 = String(data: data, encoding: .utf8) != nil
             return .notJSON(error: utf8
