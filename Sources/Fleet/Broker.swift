@@ -12,14 +12,15 @@ struct Broker: AsyncParsableCommand {
         discussion: "Creates the topics of --topics-dir and writes the bootstrap list to <run-dir>/bootstrap for workers and tools. It keeps nothing on disk and only the newest ~5 MiB per partition.")
 
     @Option(help: "Folder where the bootstrap list is published.") var runDir = "run"
-    @Option(help: "Folder of topic specs (Topics/*.json) to create.") var topicsDir = "Topics"
+    @Option(help: "Folder of topic specs (Topics/*.json) to create; default: ./Topics or the repository's (none needed when only --topic is given).") var topicsDir: String?
     @Option(name: .customLong("topic"), help: "Extra topic to create, as name:partitions (repeatable).") var extraTopics: [String] = []
     @Option(help: "Number of mock brokers.") var brokers = 1
 
     func run() async throws {
         let logger = Logger(label: "card.broker")
         let cluster = try EmbeddedCluster(brokers: brokers, logger: logger)
-        var specs = FileManager.default.fileExists(atPath: topicsDir) ? try TopicCatalog.load(from: URL(fileURLWithPath: topicsDir)) : []
+        // Only --topic extras: no catalogue needed. Otherwise a missing folder is an error, not a broker without topics.
+        var specs = topicsDir == nil && !extraTopics.isEmpty ? [] : try TopicCatalog.load(from: try locateTopicsDirectory(topicsDir))
         for extra in extraTopics {
             let parts = extra.split(separator: ":")
             guard parts.count == 2, let partitions = Int32(parts[1]) else { throw ValidationError("--topic needs name:partitions, got \(extra)") }

@@ -34,7 +34,7 @@ struct TopicsApply: AsyncParsableCommand {
 
     @Option(help: "Run folder of the embedded broker (for its bootstrap file).") var runDir = "run"
 
-    @Option(help: "Folder of topic specs (one JSON file per topic).") var topicsDir = "Topics"
+    @Option(help: "Folder of topic specs (one JSON file per topic); default: ./Topics or the repository's.") var topicsDir: String?
 
     @Option(help: "Replication factor for every topic instead of the specs' (1 on a one-broker cluster); min.insync.replicas is lowered to it where higher. Env: CARD_REPLICATION_FACTOR.")
     var replicationFactor: Int32?
@@ -68,7 +68,8 @@ struct TopicsApply: AsyncParsableCommand {
             guard let value = Int32(text), value >= 1 else { throw ValidationError("CARD_REPLICATION_FACTOR must be a number ≥ 1, got \(text)") }
             factor = value
         }
-        let specs = TopicPlan.overridingReplication(try TopicCatalog.load(from: URL(fileURLWithPath: topicsDir)), replicationFactor: factor)
+        let folder = try locateTopicsDirectory(topicsDir)
+        let specs = TopicPlan.overridingReplication(try TopicCatalog.load(from: folder), replicationFactor: factor)
 
         var logger = Logger(label: "card.topics")
         logger.logLevel = .warning
@@ -77,7 +78,7 @@ struct TopicsApply: AsyncParsableCommand {
             logger: logger)
         let deadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
 
-        print("cluster: \(servers); \(specs.count) topic specs from \(topicsDir)\(factor.map { " (replication factor \($0))" } ?? "")")
+        print("cluster: \(servers); \(specs.count) topic specs from \(folder.path)\(factor.map { " (replication factor \($0))" } ?? "")")
         let counts = try await retrying(until: deadline, what: "reading metadata") { try admin.topicPartitionCounts() }
         let existing = specs.map(\.name).filter { counts[$0] != nil }
         var configs: [String: [String: String]]?

@@ -19,7 +19,7 @@ struct Up: AsyncParsableCommand {
 
     @Option(help: "Use an existing Kafka (host:port,…) instead of the embedded broker.") var brokers: String?
     @Option(help: "Run folder: bootstrap list, worker state, logs.") var runDir = "run"
-    @Option(help: "Folder of topic specs.") var topicsDir = "Topics"
+    @Option(help: "Folder of topic specs; default: ./Topics or the repository's.") var topicsDir: String?
     @Flag(help: "Seed demo data, run the simulated bank and stream generated submissions.") var demo = false
     @Option(help: "With --demo: submissions to generate.") var submissions = 20_000
     @Option(help: "With --demo: submissions per second.") var rate = 200
@@ -39,7 +39,7 @@ struct Up: AsyncParsableCommand {
         let logger = Logger(label: "card.fleet")
         let runURL = URL(fileURLWithPath: runDir)
         try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
-        let specs = try TopicCatalog.load(from: URL(fileURLWithPath: topicsDir))
+        let specs = try TopicCatalog.load(from: try locateTopicsDirectory(topicsDir))
 
         // MARK: Broker and topics
         var cluster: EmbeddedCluster?

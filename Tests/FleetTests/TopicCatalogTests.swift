@@ -39,6 +39,23 @@ struct TopicCatalogTests {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("no-topics-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: empty) }
-        #expect(throws: (any Error).self) { try TopicCatalog.load(from: empty) }
+        let error = #expect(throws: TopicCatalogError.self) { try TopicCatalog.load(from: empty) }
+        #expect(error?.description == "no topic specs (*.json) in \(empty.path)")
+    }
+
+    // `fleet up` run outside the repository printed Foundation's whole NSCocoaErrorDomain dictionary.
+    @Test("a missing folder and a file that is not a topic spec are one-line errors that name the path")
+    func unreadableFoldersSayWhy() throws {
+        let missing = FileManager.default.temporaryDirectory.appendingPathComponent("missing-\(UUID().uuidString)")
+        let error = #expect(throws: TopicCatalogError.self) { try TopicCatalog.load(from: missing) }
+        #expect(error?.description == "no topic folder at \(missing.path): run from the repository root or pass --topics-dir")
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bad-topics-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data(#"{"partitions": 3}"#.utf8).write(to: folder.appendingPathComponent("card.x.json"))
+        let bad = #expect(throws: TopicCatalogError.self) { try TopicCatalog.load(from: folder) }
+        #expect(bad?.description.hasPrefix("\(folder.appendingPathComponent("card.x.json").path) is not a topic spec") == true)
+        #expect(bad?.description.contains("NSCocoaErrorDomain") == false)
     }
 }

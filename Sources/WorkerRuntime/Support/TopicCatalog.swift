@@ -12,21 +12,31 @@ public enum TopicCatalog {
 
     /// Reads every `*.json` in `directory`, sorted by topic name.
     /// - Throws: a decoding error naming the file that is malformed.
+    /// - Throws: ``TopicCatalogError`` when the folder is missing, holds no `*.json`, or a file is not a topic spec.
     public static func load(from directory: URL) throws -> [TopicSpec] {
-        let files = try FileManager.default.contentsOfDirectory(at: directory.resolvingSymlinksInPath(), includingPropertiesForKeys: nil)
-            .filter { $0.pathExtension == "json" }
-        guard !files.isEmpty else {
-            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: directory.path,
-                                                             NSLocalizedDescriptionKey: "no topic specs (*.json) in \(directory.path)"])
+        let files: [URL]
+        do {
+            files = try FileManager.default.contentsOfDirectory(at: directory.resolvingSymlinksInPath(), includingPropertiesForKeys: nil)
+                .filter { $0.pathExtension == "json" }
+        } catch {
+            throw TopicCatalogError("no topic folder at \(directory.path): run from the repository root or pass --topics-dir")
         }
+        guard !files.isEmpty else { throw TopicCatalogError("no topic specs (*.json) in \(directory.path)") }
         return try files.map { url in
             do {
                 let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
                 return TopicSpec(name: file.topic, partitions: file.partitions,
                                  replicationFactor: file.replication_factor ?? 1, config: file.config ?? [:])
             } catch {
-                throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: url.path, NSUnderlyingErrorKey: error])
+                throw TopicCatalogError("\(url.path) is not a topic spec (topic, partitions, replication_factor, config): \(error)")
             }
         }.sorted { $0.name < $1.name }
     }
+}
+
+/// A `Topics/` folder that cannot be read, in one line an operator can act on (a command-line tool
+/// prints `description`; Foundation's file errors print their whole user-info dictionary).
+public struct TopicCatalogError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
