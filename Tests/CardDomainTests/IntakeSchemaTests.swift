@@ -170,4 +170,18 @@ struct IntakeSchemaTests {
         #expect(ReasonMessages.fieldLabel("card.functions[1]") == "卡片功能第2项")
         #expect(Reason(code: .schemaInvalid, field: "applicant.birth_date").message.contains("申请人出生日期"))
     }
+
+    // The gateway answered a body that was not JSON with "“”未填写或格式不正确": a quoted label of nothing.
+    @Test("a reason about the whole record (no field) names no empty field, for every code")
+    func recordWideReasonsNameNoEmptyField() {
+        for code in ReasonCode.allCases {
+            let message = Reason(code: code, field: nil).message
+            #expect(!message.isEmpty, "\(code)")
+            #expect(!message.contains("“”"), "\(code): \(message)")
+            #expect(!message.hasSuffix("："), "\(code): \(message)")
+        }
+        #expect(Reason(code: .schemaInvalid, field: nil).message == "提交内容不是有效的JSON对象或格式不正确，请核对后重新提交")
+        #expect(Reason(code: .identityMismatch, field: nil).message == "所填身份信息与户籍登记信息不一致")
+        #expect(Reason(code: .documentMissing, field: nil).message == "缺少所需材料，请补充后重新提交")
+    }
 }

@@ -8,7 +8,9 @@ public enum ReasonMessages {
         let label = fieldLabel(field)
         let person = personLabel(field)
         switch code {
-        case .schemaInvalid: return "“\(label)”未填写或格式不正确，请核对后重新提交"
+        case .schemaInvalid:
+            // No field: the record as a whole (not JSON, not an object); "“”未填写" would name nothing.
+            return field.isEmpty ? "提交内容不是有效的JSON对象或格式不正确，请核对后重新提交" : "“\(label)”未填写或格式不正确，请核对后重新提交"
         case .consentMissing: return consentMessage(field)
         case .applicantNotMinor: return "申请人年龄须未满18周岁，已满18周岁请由本人申领社会保障卡"
         case .idTypeNotAllowed: return "申请人已满16周岁，须使用居民身份证申领，不能使用户口簿"
@@ -18,7 +20,7 @@ public enum ReasonMessages {
         case .idGenderMismatch: return "\(person)性别与身份证号码不一致"
         case .idExpired: return "\(person)证件不在有效期内，请使用有效证件"
         case .relationshipGenderMismatch: return "与申请人关系与代办人性别不符：父亲须为男性，母亲须为女性"
-        case .documentMissing: return "缺少材料：\(label)"
+        case .documentMissing: return field.isEmpty ? "缺少所需材料，请补充后重新提交" : "缺少材料：\(label)"
         case .photoSizeOutOfRange: return "照片文件大小须在20KB至8.75MB之间"
         case .photoDimensionsInvalid: return "照片尺寸须为宽358像素、高441像素"
         case .photoFormatInvalid: return "照片须为JPG或PNG格式"
@@ -35,10 +37,10 @@ public enum ReasonMessages {
         case .bankUnknown: return "所选银行不在可办理社会保障卡的银行之列"
         case .duplicateActiveApplication: return "申请人已有正在办理中的社会保障卡申请，请勿重复申请"
         case .personNotFound: return "未查询到\(person)的户籍登记信息"
-        case .identityMismatch: return "\(label)与户籍登记信息不一致"
+        case .identityMismatch: return field.isEmpty ? "所填身份信息与户籍登记信息不一致" : "\(label)与户籍登记信息不一致"
         case .personInactive: return "\(person)户籍登记状态异常，无法办理"
         case .relationshipNotConfirmed: return "户籍登记信息未能确认代办人与申请人的关系"
-        case .householdMismatch: return "“\(label)”与户籍登记信息不一致"
+        case .householdMismatch: return field.isEmpty ? "所填户口簿信息与户籍登记信息不一致" : "“\(label)”与户籍登记信息不一致"
         case .branchUnknown: return "所选领卡网点不存在，请重新选择"
         case .branchNotOfBank: return "所选领卡网点不属于所选银行，请重新选择"
         case .branchClosed: return "所选领卡网点暂停营业，请选择其他网点"
