@@ -26,6 +26,22 @@ struct AccessTests {
         }
     }
 
+    @Test("an unknown path or version is a JSON 404 PATH_NOT_FOUND, with or without a key (was an empty body)")
+    func unknownPaths() async throws {
+        let gateway = GatewayUnderTest()
+        try await gateway.test { client in
+            for (path, key) in [("/v2/applications/x", nil), ("/v1/nothing-here", TestKeys.web), ("/", nil)] as [(String, String?)] {
+                let response = try await client.call(.get, path, key: key)
+                #expect(response.status == .notFound, "\(path)")
+                #expect(response.json?["code"] == "PATH_NOT_FOUND", "\(path)")
+                #expect(response.json?["message"]?.stringValue?.contains("/openapi.json") == true, "\(path)")
+            }
+            // A known application path that finds nothing keeps its own code.
+            let missing = try await client.call(.get, "/v1/applications/web-unknown-1", key: TestKeys.web)
+            #expect(missing.json?["code"] == "APPLICATION_NOT_FOUND")
+        }
+    }
+
     @Test("keys: parsed from channel=key items, each key to its channel; short, repeated or unknown-channel keys refused without quoting the key")
     func keyParsing() throws {
         let keys = try APIKeys.parse("""

@@ -38,3 +38,17 @@ struct PortalAccess: RouterMiddleware {
         return try await next(request, context)
     }
 }
+
+/// An unmatched path or method answers the gateway's JSON error (`PATH_NOT_FOUND`) like every other
+/// refusal, instead of Hummingbird's empty 404: a portal's client parses one error shape.
+struct UnmatchedRouteAsJSON: RouterMiddleware {
+    typealias Context = GatewayContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            return GatewayError.pathNotFound().response
+        }
+    }
+}

@@ -42,6 +42,11 @@ public struct GatewayError: Error, Sendable, Encodable {
 
     // MARK: - The gateway's own codes
 
+    /// No route for this path and method (Hummingbird answers an unmatched route with an empty 404).
+    public static func pathNotFound() -> GatewayError {
+        GatewayError(.notFound, code: Code.pathNotFound, message: "请求的接口地址不存在，请核对版本和路径（接口说明见 /openapi.json）")
+    }
+
     public static func unauthorized() -> GatewayError {
         GatewayError(.unauthorized, code: Code.unauthorized, message: "缺少或无效的接入密钥（API key），请联系社会保障卡服务管理方",
                      headers: [.wwwAuthenticate: "Bearer realm=\"card-gateway\""])
@@ -89,6 +94,7 @@ public struct GatewayError: Error, Sendable, Encodable {
         public static let channelMismatch = "CHANNEL_MISMATCH"
         public static let viewsLoading = "VIEWS_LOADING"
         public static let kafkaUnavailable = "KAFKA_UNAVAILABLE"
+        public static let pathNotFound = "PATH_NOT_FOUND"
     }
 }
 

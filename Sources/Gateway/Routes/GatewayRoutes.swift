@@ -17,6 +17,7 @@ public enum GatewayRoutes {
                               limiter: RateLimiter? = nil,
                               now: @escaping @Sendable () -> Date = { Date() }) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        router.add(middleware: UnmatchedRouteAsJSON())
         router.add(middleware: PortalAccess(
             keys: configuration.keys,
             limiter: limiter ?? RateLimiter(rate: configuration.requestsPerSecond, burst: configuration.burst)))
