@@ -46,17 +46,10 @@ struct GatewayCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let level = (logLevel ?? environment["CARD_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = MaskingLogHandler(StreamLogHandler.standardError(label: label))
-            handler.logLevel = level
-            return handler
-        }
+        WorkerMain.bootstrapMaskedLogging(level: level)
         let logger = Logger(label: "card.gateway")
 
-        let bootstrapPath = bootstrapFile ?? environment["CARD_BOOTSTRAP_FILE"] ?? "run/bootstrap"
-        guard let servers = brokers ?? environment["CARD_BROKERS"] ?? Self.readFile(bootstrapPath) else {
-            throw ValidationError("no brokers: pass --brokers, set CARD_BROKERS, or start the embedded broker (fleet up) so \(bootstrapPath) exists")
-        }
+        let servers = try WorkerOptions.bootstrapServers(brokers: brokers, bootstrapFile: bootstrapFile, environment: environment)
         let client = KafkaClientConfiguration(
             bootstrapServers: servers, clientID: "card-gateway",
             extraProperties: try WorkerOptions.librdkafkaProperties(environment: environment, flags: kafkaProperties))
@@ -102,7 +95,7 @@ struct GatewayCommand: AsyncParsableCommand {
     private func resolvedKeys(_ environment: [String: String]) throws -> APIKeys {
         var text = keys ?? environment["CARD_GATEWAY_KEYS"]
         if text == nil, let path = keysFile ?? environment["CARD_GATEWAY_KEYS_FILE"] {
-            guard let contents = Self.readFile(path) else { throw ValidationError("cannot read the keys file \(path)") }
+            guard let contents = WorkerOptions.readTrimmedFile(path) else { throw ValidationError("cannot read the keys file \(path)") }
             text = contents
         }
         guard let text else {
@@ -115,11 +108,5 @@ struct GatewayCommand: AsyncParsableCommand {
         } catch let error as APIKeysError {
             throw ValidationError(error.description)
         }
-    }
-
-    static func readFile(_ path: String) -> String? {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return trimmed.isEmpty ? nil : trimmed
     }
 }

@@ -63,10 +63,7 @@ public struct WorkerOptions: ParsableArguments {
     /// - Throws: `ValidationError` when no broker list can be found or the config file is malformed.
     public func configuration(worker: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> WorkerConfiguration {
         let environment = try WorkerConfigFile.effectiveEnvironment(configPath: config, environment: environment)
-        let bootstrapPath = bootstrapFile ?? environment["CARD_BOOTSTRAP_FILE"] ?? "run/bootstrap"
-        guard let servers = brokers ?? environment["CARD_BROKERS"] ?? Self.readBootstrap(bootstrapPath) else {
-            throw ValidationError("no brokers: pass --brokers, set CARD_BROKERS, or start the embedded broker (fleet up) so \(bootstrapPath) exists")
-        }
+        let servers = try Self.bootstrapServers(brokers: brokers, bootstrapFile: bootstrapFile, environment: environment)
         let extra = try Self.librdkafkaProperties(environment: environment, flags: kafkaProperties)
         let stateDirectory = URL(fileURLWithPath: stateDir ?? environment["CARD_STATE_DIR"] ?? "run/state/\(worker)")
         var config = WorkerConfiguration(
@@ -106,7 +103,19 @@ public struct WorkerOptions: ParsableArguments {
         (logLevel ?? ProcessInfo.processInfo.environment["CARD_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
     }
 
-    static func readBootstrap(_ path: String) -> String? {
+    /// The bootstrap list (`host:port,…`): `--brokers`, then `CARD_BROKERS`, then the file the embedded
+    /// broker writes (`--bootstrap-file`, `CARD_BOOTSTRAP_FILE`, default `run/bootstrap`).
+    /// - Throws: `ValidationError` naming all three when none gives one. Shared by the workers and `gateway`.
+    public static func bootstrapServers(brokers: String?, bootstrapFile: String?, environment: [String: String]) throws -> String {
+        let bootstrapPath = bootstrapFile ?? environment["CARD_BOOTSTRAP_FILE"] ?? "run/bootstrap"
+        guard let servers = brokers ?? environment["CARD_BROKERS"] ?? readTrimmedFile(bootstrapPath) else {
+            throw ValidationError("no brokers: pass --brokers, set CARD_BROKERS, or start the embedded broker (fleet up) so \(bootstrapPath) exists")
+        }
+        return servers
+    }
+
+    /// A file's text without surrounding white space; `nil` when it is missing, unreadable or blank.
+    public static func readTrimmedFile(_ path: String) -> String? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed
@@ -115,13 +124,18 @@ public struct WorkerOptions: ParsableArguments {
 
 /// Runs a worker until SIGTERM/SIGINT, with masked logs on stderr.
 public enum WorkerMain {
-    public static func run(worker: String, handler: any WorkerHandler, options: WorkerOptions) async throws {
-        let level = options.resolvedLogLevel
+    /// Every log line of the process on stderr through ``MaskingLogHandler`` (ID numbers, mobiles,
+    /// names and links masked) at `level`. Call once per process, before the first `Logger`.
+    public static func bootstrapMaskedLogging(level: Logger.Level) {
         LoggingSystem.bootstrap { label in
             var handler = MaskingLogHandler(StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }
+    }
+
+    public static func run(worker: String, handler: any WorkerHandler, options: WorkerOptions) async throws {
+        bootstrapMaskedLogging(level: options.resolvedLogLevel)
         let logger = Logger(label: "card.\(worker)")
         _ = bootstrapMetrics()
         let configuration = try options.configuration(worker: worker)
