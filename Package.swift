@@ -88,10 +88,68 @@ let package = Package(
             ]
         ),
 
-        /// Child processes, build products and whole-topic reading: shared by `fleet`, benchmarks and tests.
+        /// Plumbing shared by `fleet`'s libraries, benchmarks and tests: child processes and their
+        /// supervision, build products, whole-topic reading, lag probing, the embedded broker's address,
+        /// the Topics/ folder, terminal output.
         .target(
             name: "FleetSupport",
-            dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Kafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: - fleet's libraries (the `fleet` executable only lists their commands)
+        /// The operator's views: lag rules, lag monitor and time to loss (`fleet lag`), the ops page and
+        /// its collector (`fleet ops`), one application's history (`fleet status`), `fleet up`'s screen,
+        /// dead-letter casework (`fleet dlq`).
+        .target(
+            name: "OperatorViews",
+            dependencies: [
+                "FleetSupport", "Kafka", "CardDomain", "CardWorkers", "WorkerRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        /// The demo world: families and branches, the submission generator, the bank simulator, and the
+        /// commands that put them on the topics (`fleet seed`, `fleet submit`, `fleet bank`).
+        .target(
+            name: "DemoWorld",
+            dependencies: [
+                "FleetSupport", "OperatorViews", "Kafka", "CardDomain",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        /// Running the fleet: `fleet up` (embedded broker, topics, supervised workers, demo, ops page),
+        /// `fleet broker`, `fleet topics apply`, `fleet produce`.
+        .target(
+            name: "FleetControl",
+            dependencies: [
+                "FleetSupport", "OperatorViews", "Kafka", "CardDomain", "CardWorkers", "WorkerRuntime", "WorkerCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        /// The proving tools: `fleet bench`, `bench-runtime`, `bench-relay`, `bench-json`, `chaos`,
+        /// `hostile`, `probe-acks`, the hop tracer and the scaled population they feed.
+        .target(
+            name: "ProvingTools",
+            dependencies: [
+                "FleetSupport", "DemoWorld", "Kafka", "CardDomain", "CardWorkers", "WorkerRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
 
         /// The portals' HTTP gateway: 资格校验, submissions, status, catalogues and branches, answered
@@ -144,39 +202,32 @@ let package = Package(
             name: "ProductionWorker",
             dependencies: ["CardWorkers", "WorkerCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        /// `fleet`: the root command listing the subcommands; each lives in the library of its concern.
         .executableTarget(
             name: "Fleet",
             dependencies: [
-                "Kafka",
-                "WorkerRuntime",
-                "FleetSupport",
-                "CardDomain",
-                "CardWorkers",
-                "WorkerCLI",
+                "OperatorViews", "DemoWorld", "FleetControl", "ProvingTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
         // MARK: - Tests
         .testTarget(name: "CardDomainTests", dependencies: ["CardDomain"]),
-        .testTarget(name: "FleetTests", dependencies: ["Fleet", "FleetSupport", "Kafka", "CardDomain", "WorkerRuntime"]),
+        .testTarget(
+            name: "FleetTests",
+            dependencies: ["Fleet", "DemoWorld", "FleetControl", "OperatorViews", "FleetSupport", "Kafka", "CardDomain", "WorkerRuntime"]
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "CardWorkers", "CardDomain", "Kafka", "FleetSupport", "WorkerRuntime", "Fleet",
+                "CardWorkers", "CardDomain", "Kafka", "FleetSupport", "WorkerRuntime", "Fleet", "ProvingTools", "OperatorViews", "DemoWorld",
                 "IntakeWorker", "IdentityWorker", "RoutingWorker", "ProductionWorker",
             ]
         ),
         .testTarget(
             name: "OpsTests",
             dependencies: [
-                "Fleet", "FleetSupport", "Kafka", "WorkerRuntime", "WorkerOps", "CardWorkers", "CardDomain", "CountWorker",
+                "Fleet", "OperatorViews", "DemoWorld", "FleetSupport", "Kafka", "WorkerRuntime", "WorkerOps", "CardWorkers", "CardDomain", "CountWorker",
                 "IntakeWorker", "IdentityWorker", "RoutingWorker", "ProductionWorker",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),

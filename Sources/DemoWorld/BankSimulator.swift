@@ -1,14 +1,16 @@
 import ArgumentParser
 import CardDomain
+import FleetSupport
 import Foundation
 import Kafka
 import Logging
+import OperatorViews
 import ServiceLifecycle
 import Synchronization
 
 /// `fleet bank`: a simulated bank system that answers card.orders on card.bank-events.
-struct BankSimulatorCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct BankSimulatorCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bank",
         abstract: "Simulate the banks: answer card.orders with accepted, produced, at_branch, picked_up on card.bank-events.",
         discussion: """
@@ -28,12 +30,14 @@ struct BankSimulatorCommand: AsyncParsableCommand {
     @Flag(help: "Answer all waiting orders now with the full sequence, then exit.") var once = false
     @Option(help: "With --once: give up waiting for the orders after this many seconds.") var timeout = 60.0
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard speed > 0 else { throw ValidationError("--speed must be positive") }
         if let failShare, !(0...1).contains(failShare) { throw ValidationError("--fail-share is a share between 0 and 1") }
     }
 
-    func run() async throws {
+    package func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
         let logger = Logger(label: "card.bank-simulator")
         let client = KafkaClientConfiguration(bootstrapServers: servers, clientID: "fleet-bank-simulator")

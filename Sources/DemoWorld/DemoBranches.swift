@@ -12,9 +12,9 @@ import CardDomain
 ///   when `s % 6 == 2`, open and serving minors when `s % 6 == 4`. Every district has
 ///   banks of each kind.
 /// - `-03` exists when `s % 5 == 1`, open and serving minors.
-enum DemoBranches {
+package enum DemoBranches {
     /// Every demo branch, by bank then district then number.
-    static let all: [Branch] = {
+    package static let all: [Branch] = {
         var branches: [Branch] = []
         for (b, bank) in Bank.allCases.enumerated() {
             for (d, district) in DemoFamilies.districts.enumerated() {

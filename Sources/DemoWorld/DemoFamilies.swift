@@ -19,9 +19,9 @@ import CardDomain
 /// - ID numbers are unique for up to 2000 families (125 per district): the 3-digit sequence
 ///   is `(i / 16 % 125) * 8 + role slot`, so two people can only share a number if they also
 ///   share a birth date, which the day-level spread makes rare beyond 2000 families.
-enum DemoFamilies {
+package enum DemoFamilies {
     /// Beijing's 16 district codes, in GB/T 2260 order.
-    static let districts = [
+    package static let districts = [
         "110101", "110102", "110105", "110106", "110107", "110108", "110109", "110111",
         "110112", "110113", "110114", "110115", "110116", "110117", "110118", "110119",
     ]
@@ -53,8 +53,8 @@ enum DemoFamilies {
     }
 
     /// A demo person: their registry record plus what portals also ask for.
-    struct Person: Sendable, Hashable {
-        var record: RegistryPerson
+    package struct Person: Sendable, Hashable {
+        package var record: RegistryPerson
         var role: Role
         /// A valid mainland mobile (`^1[3-9][0-9]{9}$`).
         var mobile: String
@@ -66,7 +66,7 @@ enum DemoFamilies {
         var isActive: Bool { record.status == .active }
     }
 
-    struct Family: Sendable, Hashable {
+    package struct Family: Sendable, Hashable {
         var index: Int
         var district: String
         var householdID: String
@@ -81,7 +81,7 @@ enum DemoFamilies {
         var guardian: Person?
 
         /// Everyone in the family, adults first: what `fleet seed` publishes.
-        var members: [Person] { [father, mother] + (guardian.map { [$0] } ?? []) + children }
+        package var members: [Person] { [father, mother] + (guardian.map { [$0] } ?? []) + children }
         var registryRecords: [RegistryPerson] { members.map(\.record) }
 
         /// The adults who may act for `child` as the registry records it, with the claimed relationship.
@@ -96,7 +96,7 @@ enum DemoFamilies {
     // MARK: - Building a family
 
     /// Family `index` (0-based). Pure and deterministic.
-    static func family(_ index: Int) -> Family {
+    package static func family(_ index: Int) -> Family {
         precondition(index >= 0, "family index must not be negative")
         var rng = DemoRandom(salt: 0xFA31_1E5, index: index)
         let district = districts[index % districts.count]
@@ -201,7 +201,7 @@ enum DemoFamilies {
 
     /// Every child of families `0..<count`, first children of all families then second ones:
     /// the order the submission generator walks them in.
-    static func childRefs(families count: Int) -> [ChildRef] {
+    package static func childRefs(families count: Int) -> [ChildRef] {
         var first: [ChildRef] = []
         var second: [ChildRef] = []
         for index in 0..<count {
@@ -211,7 +211,7 @@ enum DemoFamilies {
         return first + second
     }
 
-    struct ChildRef: Sendable, Hashable {
+    package struct ChildRef: Sendable, Hashable {
         var family: Int
         var child: Int
     }
@@ -234,7 +234,7 @@ enum DemoFamilies {
         "1" + rng.pick(["3", "5", "7", "8", "9"]) + rng.digits(9)
     }
 
-    static func padded(_ value: Int, _ width: Int) -> String {
+    package static func padded(_ value: Int, _ width: Int) -> String {
         let text = String(value)
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }

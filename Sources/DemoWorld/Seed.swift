@@ -1,12 +1,13 @@
 import ArgumentParser
 import CardDomain
+import FleetSupport
 import Foundation
 import Kafka
 import Logging
 
 /// `fleet seed`: publishes the demo reference data, registry.persons and bank.branches.
-struct SeedCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct SeedCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "seed",
         abstract: "Publish demo reference data: registry.persons for N families and bank.branches for 15 banks x 16 districts.",
         discussion: """
@@ -23,12 +24,14 @@ struct SeedCommand: AsyncParsableCommand {
     @Flag(help: "Publish only registry.persons.") var personsOnly = false
     @Flag(help: "Publish only bank.branches.") var branchesOnly = false
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard families >= 0 else { throw ValidationError("--families must not be negative") }
         guard !(personsOnly && branchesOnly) else { throw ValidationError("--persons-only and --branches-only exclude each other") }
     }
 
-    func run() async throws {
+    package func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: servers, clientID: "fleet-seed")),

@@ -9,21 +9,29 @@ import Foundation
 /// ``DemoFamilies/childRefs(families:)``, `start` coming from the seed, so a run of up to
 /// `total` submissions never names one child twice (a second one would be
 /// DUPLICATE_ACTIVE_APPLICATION at intake).
-struct SubmissionGenerator: Sendable {
-    struct Options: Sendable {
+package struct SubmissionGenerator: Sendable {
+    package struct Options: Sendable {
         /// Demo families to draw from (the same number `fleet seed` published).
-        var families = 2000
+        package var families = 2000
         /// Share of submissions broken in a way intake reports (``IntakeFlaw``).
-        var invalidShare = 0.1
+        package var invalidShare = 0.1
         /// Share that passes intake and is rejected later (``LateFlaw``).
-        var lateShare = 0.03
-        var seed: UInt64 = 1
+        package var lateShare = 0.03
+        package var seed: UInt64 = 1
         /// Makes submission ids unique per run: `web-20261125-<run>-000123`.
-        var runID = "run1"
+        package var runID = "run1"
+
+        package init(families: Int = 2000, invalidShare: Double = 0.1, lateShare: Double = 0.03, seed: UInt64 = 1, runID: String = "run1") {
+            self.families = families
+            self.invalidShare = invalidShare
+            self.lateShare = lateShare
+            self.seed = seed
+            self.runID = runID
+        }
     }
 
     /// What the pipeline should make of a generated submission.
-    enum Expected: Hashable, Sendable, Comparable, CustomStringConvertible {
+    package enum Expected: Hashable, Sendable, Comparable, CustomStringConvertible {
         /// Accepted and, with the bank simulator running, produced and picked up.
         case accepted
         case intake(ReasonCode)
@@ -32,7 +40,7 @@ struct SubmissionGenerator: Sendable {
         /// The run came back to a child it already applied for (more submissions than children).
         case duplicate
 
-        var description: String {
+        package var description: String {
             switch self {
             case .accepted: "accepted (then produced by the bank)"
             case .intake(let code): "rejected at intake: \(code.rawValue)"
@@ -42,29 +50,29 @@ struct SubmissionGenerator: Sendable {
             }
         }
 
-        var passesIntake: Bool {
+        package var passesIntake: Bool {
             switch self {
             case .accepted, .identity, .routing: true
             case .intake, .duplicate: false
             }
         }
 
-        static func < (lhs: Expected, rhs: Expected) -> Bool { lhs.description < rhs.description }
+        package static func < (lhs: Expected, rhs: Expected) -> Bool { lhs.description < rhs.description }
     }
 
     /// One generated submission, ready to publish.
-    struct Generated: Sendable {
-        var submissionID: String
-        var channel: Channel
+    package struct Generated: Sendable {
+        package var submissionID: String
+        package var channel: Channel
         /// The Kafka key: `applicant.id_number` as written (even when deliberately invalid).
-        var key: String
-        var value: JSONValue
-        var expected: Expected
-        var family: Int
-        var child: Int
+        package var key: String
+        package var value: JSONValue
+        package var expected: Expected
+        package var family: Int
+        package var child: Int
 
         /// The value as compact JSON bytes.
-        var bytes: Data { (try? CardJSON.encode(value)) ?? Data() }
+        package var bytes: Data { (try? CardJSON.encode(value)) ?? Data() }
     }
 
     /// Ways to break a submission that intake must report, each with the code it yields.
@@ -133,7 +141,7 @@ struct SubmissionGenerator: Sendable {
     let children: [DemoFamilies.ChildRef]
     private let start: Int
 
-    init(options: Options) {
+    package init(options: Options) {
         precondition(options.families > 0, "at least one family")
         self.options = options
         self.children = DemoFamilies.childRefs(families: options.families)
@@ -141,7 +149,7 @@ struct SubmissionGenerator: Sendable {
     }
 
     /// Submission number `k` (0-based) of the run, submitted at `at`.
-    func make(_ k: Int, at: Timestamp) -> Generated {
+    package func make(_ k: Int, at: Timestamp) -> Generated {
         var rng = DemoRandom(salt: DemoRandom.mix(options.seed ^ 0x5B_5B5B), index: k)
         let ref = children[(start + k) % children.count]
         let family = DemoFamilies.family(ref.family)

@@ -1,12 +1,13 @@
 import ArgumentParser
 import CardDomain
+import FleetSupport
 import Foundation
 import Kafka
 import Logging
 
 /// `fleet submit`: publishes submissions to card.submission, from a file or generated for the demo families.
-struct SubmitCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct SubmitCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "submit",
         abstract: "Publish submissions to card.submission: from a JSON file (or - for stdin), or generated with --generate N.",
         discussion: """
@@ -29,7 +30,9 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "Demo families to draw from; use the number given to `fleet seed`.") var families = 2000
     @Flag(help: "Print each generated submission's id and expected outcome.") var list = false
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard (file == nil) != (generate == nil) else { throw ValidationError("give either FILE or --generate N") }
         if let generate, generate < 0 { throw ValidationError("--generate must not be negative") }
         guard (0...1).contains(invalidShare), (0...1).contains(lateShare), invalidShare + lateShare <= 1 else {
@@ -42,7 +45,7 @@ struct SubmitCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: servers, clientID: "fleet-submit")),
@@ -134,7 +137,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if summary.failed > 0 { throw ExitCode(1) }
     }
 
-    static func randomRunID() -> String {
+    package static func randomRunID() -> String {
         let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
         return String((0..<6).map { _ in alphabet.randomElement()! })
     }

@@ -1,5 +1,12 @@
 import ArgumentParser
+import DemoWorld
+import FleetControl
+import OperatorViews
+import ProvingTools
 
+/// The root command: it only lists the subcommands. Each one lives in the library of its concern:
+/// running the fleet in FleetControl, the operator's views in OperatorViews, the demo world in
+/// DemoWorld, benchmarks and fault drills in ProvingTools.
 @main
 struct Fleet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

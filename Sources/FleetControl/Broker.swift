@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetSupport
 import Foundation
 import Kafka
 import Logging
@@ -6,8 +7,8 @@ import ServiceLifecycle
 import WorkerRuntime
 
 /// `fleet broker`: hosts librdkafka's mock cluster and publishes its bootstrap list.
-struct Broker: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct Broker: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Run the embedded Kafka broker (librdkafka's mock cluster) until Ctrl-C.",
         discussion: "Creates the topics of --topics-dir and writes the bootstrap list to <run-dir>/bootstrap for workers and tools. It keeps nothing on disk and only the newest ~5 MiB per partition.")
 
@@ -16,7 +17,9 @@ struct Broker: AsyncParsableCommand {
     @Option(name: .customLong("topic"), help: "Extra topic to create, as name:partitions (repeatable).") var extraTopics: [String] = []
     @Option(help: "Number of mock brokers.") var brokers = 1
 
-    func run() async throws {
+    package init() {}
+
+    package func run() async throws {
         let logger = Logger(label: "card.broker")
         let cluster = try EmbeddedCluster(brokers: brokers, logger: logger)
         // Only --topic extras: no catalogue needed. Otherwise a missing folder is an error, not a broker without topics.

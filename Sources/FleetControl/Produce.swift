@@ -1,11 +1,12 @@
 import ArgumentParser
+import FleetSupport
 import Foundation
 import Kafka
 import Logging
 
 /// `fleet produce`: publishes records (one per value, or per stdin line) with a key and headers.
-struct Produce: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Publish records to a topic (idempotent, acks=all).")
+package struct Produce: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(abstract: "Publish records to a topic (idempotent, acks=all).")
 
     @Option(help: "Bootstrap servers; default: the embedded broker's run/bootstrap.") var brokers: String?
     @Option(help: "Run folder of the embedded broker.") var runDir = "run"
@@ -14,7 +15,9 @@ struct Produce: AsyncParsableCommand {
     @Option(name: .customLong("header"), help: "Header name=value (repeatable).") var headers: [String] = []
     @Argument(help: "Values; none reads one value per line from stdin.") var values: [String] = []
 
-    func run() async throws {
+    package init() {}
+
+    package func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: servers)),
                                          logger: Logger(label: "card.produce"))
@@ -29,16 +32,5 @@ struct Produce: AsyncParsableCommand {
         let failures = await producer.send(records).compactMap { $0 }
         guard failures.isEmpty else { throw ValidationError("\(failures.count) record(s) not delivered: \(failures[0])") }
         print("delivered \(records.count) record(s) to \(topic)")
-    }
-}
-
-enum BrokerList {
-    /// The bootstrap list the embedded broker published.
-    static func embedded(runDir: String) throws -> String {
-        let path = URL(fileURLWithPath: runDir).appendingPathComponent("bootstrap").path
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else {
-            throw ValidationError("no broker: pass --brokers or start the embedded one (fleet up / fleet broker) so \(path) exists")
-        }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

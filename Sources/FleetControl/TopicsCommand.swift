@@ -7,11 +7,13 @@ import WorkerCLI
 import WorkerRuntime
 
 /// `fleet topics`: the topics of `Topics/` on a cluster.
-struct TopicsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct TopicsCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "topics",
         abstract: "Provision the topics of Topics/ on a Kafka cluster.",
         subcommands: [TopicsApply.self])
+
+    package init() {}
 }
 
 /// `fleet topics apply`: creates missing topics, reports drift, never deletes.

@@ -5,12 +5,13 @@ import Foundation
 import FleetSupport
 import Kafka
 import Logging
+import OperatorViews
 import ServiceLifecycle
 import WorkerRuntime
 
 /// `fleet up`: the embedded broker (or an existing Kafka), the topics, the four workers, and a live summary.
-struct Up: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct Up: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         abstract: "Run the whole pipeline: embedded broker, topics, the four workers (restarted if they die), and a live summary.",
         discussion: """
             Without --brokers, hosts librdkafka's mock cluster in this process and publishes its address in <run-dir>/bootstrap. \
@@ -35,7 +36,9 @@ struct Up: AsyncParsableCommand {
     @Option(help: "Address the gateway listens on. Default 127.0.0.1: this host only; 0.0.0.0 publishes it.")
     var gatewayHost = "127.0.0.1"
 
-    func run() async throws {
+    package init() {}
+
+    package func run() async throws {
         let logger = Logger(label: "card.fleet")
         let runURL = URL(fileURLWithPath: runDir)
         try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)

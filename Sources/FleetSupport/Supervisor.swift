@@ -1,32 +1,41 @@
 import Foundation
-import FleetSupport
 import Logging
 import ServiceLifecycle
 import Synchronization
 
 /// A child process the fleet runs: a worker (restarted when it dies) or a one-shot demo step.
-struct ChildSpec: Sendable {
-    var name: String
-    var executable: URL
-    var arguments: [String]
+public struct ChildSpec: Sendable {
+    public var name: String
+    public var executable: URL
+    public var arguments: [String]
     /// Restart when it exits, with backoff (workers); one-shot steps run once.
-    var restart: Bool = true
+    public var restart: Bool = true
     /// Start only after this one-shot step has exited (seed before submissions).
-    var after: String?
+    public var after: String?
     /// Variables set for the child on top of the fleet's own environment (secrets stay out of `ps`).
-    var environment: [String: String]? = nil
+    public var environment: [String: String]? = nil
+
+    public init(name: String, executable: URL, arguments: [String], restart: Bool = true, after: String? = nil,
+                environment: [String: String]? = nil) {
+        self.name = name
+        self.executable = executable
+        self.arguments = arguments
+        self.restart = restart
+        self.after = after
+        self.environment = environment
+    }
 }
 
 /// Starts children, restarts a dying worker with exponential backoff (1 s doubling to 30 s,
 /// reset after a minute of good health), and on graceful shutdown stops them all with SIGTERM.
-final class Supervisor: Service, @unchecked Sendable {
+public final class Supervisor: Service, @unchecked Sendable {
     private let specs: [ChildSpec]
     private let logDirectory: URL
     private let logger: Logger
     /// Restarts per child, shown on the dashboard.
-    let restarts = Mutex<[String: Int]>([:])
+    public let restarts = Mutex<[String: Int]>([:])
 
-    init(specs: [ChildSpec], logDirectory: URL, logger: Logger) {
+    public init(specs: [ChildSpec], logDirectory: URL, logger: Logger) {
         self.specs = specs
         self.logDirectory = logDirectory
         self.logger = logger
@@ -41,7 +50,7 @@ final class Supervisor: Service, @unchecked Sendable {
         var finished = false
     }
 
-    func run() async throws {
+    public func run() async throws {
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         var slots = specs.map { Slot(spec: $0) }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {

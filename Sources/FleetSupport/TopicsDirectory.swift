@@ -1,7 +1,7 @@
 import Foundation
 
 /// The repository's Topics/ folder: the flag, else `./Topics`, else the folder above the executable's build folder.
-func locateTopicsDirectory(_ flag: String?) throws -> URL {
+public func locateTopicsDirectory(_ flag: String?) throws -> URL {
     if let flag { return URL(fileURLWithPath: flag) }
     var candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Topics")]
     var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()

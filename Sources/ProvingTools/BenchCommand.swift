@@ -1,6 +1,7 @@
 import ArgumentParser
 import CardDomain
 import CardWorkers
+import DemoWorld
 import FleetSupport
 import Foundation
 import Kafka
@@ -9,8 +10,8 @@ import Synchronization
 import WorkerRuntime
 
 /// `fleet bench`: the whole fleet against a raw librdkafka relay, in one run on one embedded broker.
-struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct BenchCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark the fleet (four workers, all stages) against a raw 4-hop relay; latency, RSS, JSON and a PNG plot.",
         discussion: """
@@ -45,14 +46,16 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Give up a phase when its output has not grown for this many seconds.") var stallTimeout = 120.0
     @Option(help: "Seconds between progress lines.") var progressEvery = 2.0
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard applications > 0 else { throw ValidationError("--applications must be positive") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
         if let window, window <= 0 { throw ValidationError("--window must be positive") }
         guard batchSize > 0, families > 0 else { throw ValidationError("--batch-size and --families must be positive") }
     }
 
-    func run() async throws {
+    package func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning

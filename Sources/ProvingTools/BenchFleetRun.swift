@@ -198,11 +198,6 @@ final class FleetUnderTest: @unchecked Sendable {
     }
 }
 
-struct FleetRunError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
 // MARK: - Feeding
 
 /// Publishes records without waiting for each delivery, counting failures; `flush` waits for all.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import CardDomain
+import DemoWorld
+import FleetSupport
 import Foundation
 
 /// `fleet bench-json` (hidden): what encoding the workers' messages costs with Foundation's
@@ -9,8 +11,8 @@ import Foundation
 /// (at the identity, routing and production stages) and half `StatusEvent` (every status),
 /// checks that both encoders write the same bytes for every one of them, then times each
 /// encoder over all of them. Prints figures; asserts nothing about speed.
-struct BenchJSON: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct BenchJSON: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bench-json",
         abstract: "Benchmark CardJSON.encode: Foundation JSONEncoder against CompactJSONEncoder.",
         shouldDisplay: false)
@@ -20,7 +22,9 @@ struct BenchJSON: AsyncParsableCommand {
     @Option(help: "Generator seed.") var seed: UInt64 = 1
     @Option(help: "Time only this encoder (fresh, reused or compact), without the byte check: for a profiler.") var only: String?
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard count >= 2 else { throw ValidationError("--count must be at least 2") }
         guard submissions > 0 else { throw ValidationError("--submissions must be positive") }
         if let only, BenchJSONRun.encoderKeys.firstIndex(of: only) == nil {
@@ -28,7 +32,7 @@ struct BenchJSON: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         let count = count, submissions = submissions, seed = seed, only = only
         try await OffPool.run("bench-json") {
             try BenchJSONRun(count: count, submissions: submissions, seed: seed, only: only).run()

@@ -1,5 +1,6 @@
 import CardDomain
 import CardWorkers
+import DemoWorld
 import Foundation
 import Kafka
 

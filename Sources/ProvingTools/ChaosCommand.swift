@@ -1,6 +1,7 @@
 import ArgumentParser
 import CardDomain
 import CardWorkers
+import DemoWorld
 import FleetSupport
 import Foundation
 import Kafka
@@ -9,8 +10,8 @@ import WorkerRuntime
 
 /// `fleet chaos`: applications through the fleet while workers are SIGKILLed and the broker misbehaves;
 /// then proof from card.status and card.orders that nothing was lost or duplicated.
-struct ChaosCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct ChaosCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "chaos",
         abstract: "Kill workers and inject broker faults while applications flow; verify every application ends exactly once.",
         discussion: """
@@ -46,7 +47,9 @@ struct ChaosCommand: AsyncParsableCommand {
     @Option(help: "After the chaos phase: seconds without new output, with no kills or faults, before the run is judged.") var calmTimeout = 90.0
     @Option(help: "Seconds between progress lines.") var progressEvery = 3.0
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard applications > 0, window > 0 else { throw ValidationError("--applications and --window must be positive") }
         guard killEvery >= 0, faultEvery >= 0, restartDelay >= 0, brokerDownSeconds > 0 else {
             throw ValidationError("--kill-every, --fault-every and --restart-delay must not be negative")
@@ -54,7 +57,7 @@ struct ChaosCommand: AsyncParsableCommand {
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
     }
 
-    func run() async throws {
+    package func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             // librdkafka's connection errors while a broker is down are the point of the run, not news.

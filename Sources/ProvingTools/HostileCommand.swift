@@ -1,6 +1,7 @@
 import ArgumentParser
 import CardDomain
 import CardWorkers
+import DemoWorld
 import FleetSupport
 import Foundation
 import Kafka
@@ -8,8 +9,8 @@ import Logging
 import WorkerRuntime
 
 /// `fleet hostile`: hostile records on every topic the fleet reads; no crash, every record accounted for, no personal data in logs.
-struct HostileCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct HostileCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "hostile",
         abstract: "Publish generated hostile records to every topic the fleet reads and account for each one.",
         discussion: """
@@ -37,11 +38,13 @@ struct HostileCommand: AsyncParsableCommand {
     @Option(help: "Stop waiting when nothing new arrived for this many seconds.") var settleSeconds = 20.0
     @Option(help: "Give up waiting after this many seconds.") var timeout = 300.0
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard records > 0 else { throw ValidationError("--records must be positive") }
     }
 
-    func run() async throws {
+    package func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .critical  // librdkafka's disconnect lines at the end are not news

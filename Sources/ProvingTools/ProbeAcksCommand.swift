@@ -8,8 +8,8 @@ import Synchronization
 /// `fleet probe-acks` (hidden): does the embedded broker keep every message it acknowledged while
 /// one kind of broker fault is injected? One producer, one topic, no workers: the smallest setup
 /// in which `fleet chaos` lost acknowledged messages.
-struct ProbeAcksCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct ProbeAcksCommand: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "probe-acks", abstract: "Count acknowledged messages the embedded broker did not keep, under one fault kind.",
         shouldDisplay: false)
 
@@ -25,7 +25,9 @@ struct ProbeAcksCommand: ParsableCommand {
     @Option(help: "Partitions of the probe topic.") var partitions: Int32 = 24
     @Option(parsing: .singleValue, help: "Extra producer property key=value (repeatable).") var property: [String] = []
 
-    func run() throws {
+    package init() {}
+
+    package func run() throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .critical

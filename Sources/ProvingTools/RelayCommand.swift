@@ -11,8 +11,8 @@ import Synchronization
 ///
 /// It always starts a partition at the beginning (the bench gives every run a fresh group) and
 /// makes no effectively-once promise: it exists only to measure what Kafka alone costs.
-struct BenchRelay: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct BenchRelay: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bench-relay",
         abstract: "Benchmark baseline: relay a topic to another, batch by batch, with no processing.",
         shouldDisplay: false)
@@ -24,12 +24,14 @@ struct BenchRelay: AsyncParsableCommand {
     @Option(help: "Most messages per polled batch.") var batchSize = 500
     @Option(help: "How long a poll waits for the first message, in ms (the worker's default is 50).") var pollTimeoutMs = 50
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
         guard pollTimeoutMs >= 0 else { throw ValidationError("--poll-timeout-ms must not be negative") }
     }
 
-    func run() async throws {
+    package func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info

@@ -11,8 +11,8 @@ import Synchronization
 /// processes in turn, each reading the whole input with a fresh group into a fresh output topic:
 /// `fleet bench-relay` (consume → produce, nothing else) and `count-worker` (consume → SQLite
 /// transaction → outbox → produce). Prints figures; asserts nothing about speed.
-struct RuntimeBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct RuntimeBench: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bench-runtime",
         abstract: "Benchmark the worker runtime (count-worker) against a raw consume→produce relay.",
         discussion: """
@@ -43,7 +43,9 @@ struct RuntimeBench: AsyncParsableCommand {
         batchSizes.split(whereSeparator: { $0 == "," || $0 == " " }).compactMap { Int($0) }
     }
 
-    func validate() throws {
+    package init() {}
+
+    package func validate() throws {
         guard messages > 0 else { throw ValidationError("--messages must be positive") }
         guard messageBytes >= 16 else { throw ValidationError("--message-bytes must be at least 16") }
         guard partitions > 0 else { throw ValidationError("--partitions must be positive") }
@@ -66,7 +68,7 @@ struct RuntimeBench: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning

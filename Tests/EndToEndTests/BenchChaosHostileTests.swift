@@ -1,6 +1,6 @@
 import CardDomain
 import CardWorkers
-@testable import Fleet
+@testable import ProvingTools
 import FleetSupport
 import Foundation
 import Kafka

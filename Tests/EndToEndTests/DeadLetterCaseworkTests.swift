@@ -4,7 +4,8 @@ import FleetSupport
 import Kafka
 import Testing
 
-@testable import Fleet
+@testable import DemoWorld
+@testable import OperatorViews
 
 /// `fleet dlq`: a dead letter from a real failure, replayed after the cause is gone, reaches its
 /// status; a repaired submission reaches received; a second replay sends nothing; the audit

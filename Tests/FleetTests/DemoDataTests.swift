@@ -1,5 +1,5 @@
 import CardDomain
-@testable import Fleet
+@testable import DemoWorld
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import CardDomain
-@testable import Fleet
+@testable import DemoWorld
+@testable import OperatorViews
 import FleetSupport
 import Foundation
 import Kafka

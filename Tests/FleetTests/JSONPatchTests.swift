@@ -2,7 +2,7 @@ import CardDomain
 import Foundation
 import Testing
 
-@testable import Fleet
+@testable import OperatorViews
 
 /// `fleet dlq replay --patch`: RFC 6902 operations over RFC 6901 pointers, and diffs that never show personal data.
 @Suite("JSON Patch for dead-letter repairs")

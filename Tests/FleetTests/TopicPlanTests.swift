@@ -3,7 +3,7 @@ import Kafka
 import Testing
 import WorkerRuntime
 
-@testable import Fleet
+@testable import FleetControl
 
 /// `fleet topics apply`'s plan: Topics/ specs against what a cluster reports → create / ok / drift / increase.
 @Suite("Topic plan")

@@ -3,7 +3,7 @@ import FleetSupport
 import Kafka
 import Logging
 import Testing
-@testable import Fleet
+@testable import OperatorViews
 
 /// A transactional producer upstream (a Java portal, Kafka Streams) leaves a transaction marker
 /// after each transaction: an offset no consumer receives.

@@ -2,7 +2,7 @@ import Foundation
 import Kafka
 import Testing
 @testable import CardWorkers
-@testable import Fleet
+@testable import OperatorViews
 @testable import WorkerRuntime
 
 @Suite("Lag statuses (Burrow's rules), pure")

@@ -4,7 +4,7 @@ import FleetSupport
 import Kafka
 import Logging
 import Testing
-@testable import Fleet
+@testable import OperatorViews
 
 /// A group that consumes and commits at the pace a test chooses, on the embedded broker.
 @Suite("Lag statuses from real scenarios on the embedded broker", .serialized, .timeLimit(.minutes(3)))

@@ -4,7 +4,7 @@ import FleetSupport
 import Kafka
 import Logging
 import Testing
-@testable import Fleet
+@testable import DemoWorld
 
 /// Finds unmasked personal data in text: ID numbers (GB 11643: 17 digits and a check character,
 /// valid check and birth date, or one of the known people's) and mobiles (`1[3-9]` and 9 digits)

@@ -3,7 +3,7 @@ import Kafka
 import Logging
 import ServiceLifecycle
 import Testing
-@testable import Fleet
+@testable import OperatorViews
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

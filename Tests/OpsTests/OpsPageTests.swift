@@ -5,7 +5,7 @@ import Kafka
 import Logging
 import ServiceLifecycle
 import Testing
-@testable import Fleet
+@testable import OperatorViews
 
 @Suite("The ops page in headless Chromium", .serialized, .timeLimit(.minutes(3)))
 struct OpsPageTests {

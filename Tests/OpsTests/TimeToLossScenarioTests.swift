@@ -4,7 +4,7 @@ import FleetSupport
 import Kafka
 import Logging
 import Testing
-@testable import Fleet
+@testable import OperatorViews
 
 /// Time to data loss against the embedded broker's own retention (~5 MiB per partition, oldest
 /// message sets dropped): groups commit at the pace the test chooses while a producer writes.

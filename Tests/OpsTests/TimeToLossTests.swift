@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Fleet
+@testable import OperatorViews
 
 @Suite("Time to data loss, pure")
 struct TimeToLossTests {

@@ -3,7 +3,7 @@ import FleetSupport
 import Kafka
 import Logging
 import Testing
-@testable import Fleet
+@testable import OperatorViews
 
 @Suite("Worker ops endpoints, metrics and the stuck-partition watchdog, on a real worker process", .serialized, .timeLimit(.minutes(3)))
 struct WorkerOpsTests {

@@ -1,11 +1,12 @@
 import ArgumentParser
 import CardDomain
+import FleetSupport
 import Foundation
 import Logging
 
 /// `fleet dlq`: dead letters as casework — list and group them, show one, replay a selection.
-struct DeadLetterCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct DeadLetterCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "dlq",
         abstract: "Work through dead letters: list and group them by cause, show one, replay a selection after the cause is fixed.",
         discussion: """
@@ -195,6 +196,8 @@ struct DeadLetterCommand: AsyncParsableCommand {
     }
 
     static var defaultOperator: String { ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown" }
+
+    package init() {}
 }
 
 private extension String {

@@ -5,8 +5,8 @@ import FleetSupport
 import Logging
 
 /// `fleet lag`: per consumer group and partition, offsets, lag in messages and seconds, and a Burrow-like status.
-struct LagCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct LagCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "lag",
         abstract: "Consumer lag per group and partition: messages, seconds (age of the oldest unconsumed message), and a status.",
         discussion: """
@@ -42,7 +42,9 @@ struct LagCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON (one report; with --watch, one line per refresh).") var json = false
     @Flag(help: "Show every partition, not only those with lag or a status other than OK.") var all = false
 
-    func run() async throws {
+    package init() {}
+
+    package func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
         let specs = try ConsumerGroupSpec.parseOption(groups)
         let rules = LagRules(window: .milliseconds(Int64(window * 1000)), stopAfter: .milliseconds(Int64(stopAfter * 1000)),

@@ -40,7 +40,7 @@ struct LagSample: Sendable, Hashable, Codable {
 }
 
 /// The rules' thresholds.
-struct LagRules: Sendable {
+package struct LagRules: Sendable {
     /// Samples older than this are dropped; trends are judged over what remains. Default 30 s.
     var window: Duration = .seconds(30)
     /// A group whose committed offset did not move over the window, with a waiting message at
@@ -54,6 +54,9 @@ struct LagRules: Sendable {
     var rateWindow: Duration = .seconds(60)
     /// A partition whose oldest unread message retention deletes within this is at least WARN. Default one hour.
     var timeToLossWarning: Duration = .seconds(3600)
+
+    /// Every threshold at its default: what `fleet up`'s ops page judges by.
+    package static var defaults: LagRules { LagRules() }
 }
 
 /// Keeps a sliding window of samples per group partition and judges them. Pure: no I/O, the

@@ -7,12 +7,12 @@ import Logging
 import WorkerRuntime
 
 /// A consumer group and the topics it consumes.
-struct ConsumerGroupSpec: Sendable, Hashable, Codable {
+package struct ConsumerGroupSpec: Sendable, Hashable, Codable {
     var group: String
     var topics: [String]
 
     /// The four workers' groups (`card-<worker>`) and input topics, as `fleet up` runs them.
-    static let workers: [ConsumerGroupSpec] = [
+    package static let workers: [ConsumerGroupSpec] = [
         ("intake", IntakeHandler().inputTopics), ("identity", IdentityHandler().inputTopics),
         ("routing", RoutingHandler().inputTopics), ("production", ProductionHandler().inputTopics),
     ].map { ConsumerGroupSpec(group: "card-\($0.0)", topics: $0.1) }

@@ -19,7 +19,7 @@ import FoundationNetworking
 /// a swift-metrics gauge per partition with something unread: seconds until retention deletes the
 /// group's oldest unread message (``TimeToLossEstimator``); 0 when already lost, +Inf when no loss
 /// is foreseen; absent while not yet measured. deploy/alerts.yml alerts under one hour.
-final class OpsCollector: Service, @unchecked Sendable {
+package final class OpsCollector: Service, @unchecked Sendable {
     /// A dead letter as the page may show it: key and cause masked, never the payload.
     struct DeadLetterRow: Sendable, Codable, Hashable {
         /// `card.dlq/<partition>/<offset>`: what `fleet dlq show` and `fleet dlq replay` take.
@@ -97,8 +97,8 @@ final class OpsCollector: Service, @unchecked Sendable {
     let metricsRegistry = PrometheusCollectorRegistry()
     private let gauges = Mutex<[LagEvaluator.Key: CoreMetrics.Gauge]>([:])
 
-    init(bootstrapServers: String, groups: [ConsumerGroupSpec], workerMetrics: [(name: String, url: URL)],
-         interval: Duration = .seconds(2), historyLength: Duration = .seconds(600), rules: LagRules = LagRules(), logger: Logger) {
+    package init(bootstrapServers: String, groups: [ConsumerGroupSpec], workerMetrics: [(name: String, url: URL)],
+         interval: Duration = .seconds(2), historyLength: Duration = .seconds(600), rules: LagRules = .defaults, logger: Logger) {
         self.bootstrapServers = bootstrapServers
         self.groups = groups
         self.workerMetrics = workerMetrics
@@ -110,7 +110,7 @@ final class OpsCollector: Service, @unchecked Sendable {
 
     var snapshot: State { state.withLock { $0 } }
 
-    func run() async throws {
+    package func run() async throws {
         var monitor: LagMonitor?
         var statusReader: TopicReader?
         var dlqReader: TopicReader?

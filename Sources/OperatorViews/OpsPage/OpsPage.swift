@@ -13,7 +13,7 @@ import ServiceLifecycle
 ///
 /// Paths: `/` the page, `/fragment` its body, `/api/state` the same as JSON, `/metrics`
 /// `card_lag_time_to_loss_seconds` in Prometheus text format (``OpsCollector``).
-enum OpsPage {
+package enum OpsPage {
     /// - Parameter token: when set, every path needs it (``OpsAccessToken``).
     static func router(collector: OpsCollector, token: String? = nil) -> Router<BasicRequestContext> {
         let router = Router()
@@ -54,7 +54,7 @@ enum OpsPage {
         }
     }
 
-    static func application(host: String, port: Int, collector: OpsCollector, token: String? = nil, logger: Logger,
+    package static func application(host: String, port: Int, collector: OpsCollector, token: String? = nil, logger: Logger,
                             onListening: @escaping @Sendable (Int) -> Void = { _ in }) -> some Service {
         Application(router: router(collector: collector, token: token), configuration: .init(address: .hostname(host, port: port), serverName: "card-fleet-ops"),
                     onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
@@ -221,8 +221,8 @@ enum OpsPage {
 }
 
 /// `fleet ops`: the ops page against any cluster.
-struct OpsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct OpsCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "ops",
         abstract: "Serve the ops web page (lag, throughput, statuses, stages, dead letters) for any cluster.",
         discussion: "Open http://HOST:PORT/ in a browser; /api/state has the same as JSON. Ctrl-C stops it.")
@@ -241,7 +241,9 @@ struct OpsCommand: AsyncParsableCommand {
     @Option(help: "Seconds: a partition whose oldest unread message retention deletes sooner than this is WARN (the alert in deploy/alerts.yml uses its own threshold).")
     var lossWarning = 3600.0
 
-    func run() async throws {
+    package init() {}
+
+    package func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
         let specs = try ConsumerGroupSpec.parseOption(groups)
         let metrics = try workerMetrics.map { text -> (name: String, url: URL) in

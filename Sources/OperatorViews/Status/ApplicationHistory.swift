@@ -6,7 +6,7 @@ import Foundation
 /// Pure: the command reads the topics and hands every decoded event over. Statuses are kept
 /// in `seq` order (a redelivered duplicate of a seq is dropped), bank events in time order,
 /// and the two are interleaved by time with the statuses' own order preserved.
-struct ApplicationHistory: Sendable {
+package struct ApplicationHistory: Sendable {
     enum Step: Sendable {
         case status(StatusEvent)
         case bank(BankEvent)
@@ -157,7 +157,7 @@ struct ApplicationHistory: Sendable {
     }
 
     /// `2026-11-25 10:15:00.123`, Beijing time.
-    static func shanghai(_ timestamp: Timestamp) -> String {
+    package static func shanghai(_ timestamp: Timestamp) -> String {
         var text = inShanghai(timestamp).description
         if text.hasSuffix("+08:00") { text.removeLast(6) }
         text = text.replacingOccurrences(of: "T", with: " ")
@@ -172,12 +172,18 @@ struct ApplicationHistory: Sendable {
         let s = max(seconds, 0)
         if s < 60 { return String(format: "%.3fs", s) }
         let total = Int(s.rounded())
-        if total < 3600 { return "\(total / 60)m \(DemoFamilies.padded(total % 60, 2))s" }
-        if total < 86_400 { return "\(total / 3600)h \(DemoFamilies.padded(total % 3600 / 60, 2))m" }
+        if total < 3600 { return "\(total / 60)m \(padded(total % 60, 2))s" }
+        if total < 86_400 { return "\(total / 3600)h \(padded(total % 3600 / 60, 2))m" }
         return "\(total / 86_400)d \(total % 86_400 / 3600)h"
     }
 
     private func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
     }
+}
+
+/// `value` in decimal, zero-padded on the left to `width` digits (as the demo world's names pad).
+private func padded(_ value: Int, _ width: Int) -> String {
+    let text = String(value)
+    return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
 }

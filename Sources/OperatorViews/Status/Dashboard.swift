@@ -6,8 +6,11 @@ import Logging
 import ServiceLifecycle
 
 /// The one-screen live summary of `fleet up`: applications per status, per-worker throughput and lag.
-final class Dashboard: Service, @unchecked Sendable {
-    struct Worker: Sendable { var name: String; var group: String; var topics: [String] }
+package final class Dashboard: Service, @unchecked Sendable {
+    package struct Worker: Sendable {
+        var name: String; var group: String; var topics: [String]
+        package init(name: String, group: String, topics: [String]) { self.name = name; self.group = group; self.topics = topics }
+    }
 
     private let bootstrapServers: String
     private let workers: [Worker]
@@ -16,7 +19,7 @@ final class Dashboard: Service, @unchecked Sendable {
     private let hint: String
     private let logger: Logger
 
-    init(bootstrapServers: String, workers: [Worker], supervisor: Supervisor?, interval: Duration = .seconds(1), hint: String, logger: Logger) {
+    package init(bootstrapServers: String, workers: [Worker], supervisor: Supervisor?, interval: Duration = .seconds(1), hint: String, logger: Logger) {
         self.bootstrapServers = bootstrapServers
         self.workers = workers
         self.supervisor = supervisor
@@ -25,7 +28,7 @@ final class Dashboard: Service, @unchecked Sendable {
         self.logger = logger
     }
 
-    func run() async throws {
+    package func run() async throws {
         let probe = try LagProbe(bootstrapServers: bootstrapServers, logger: logger)
         let reader = try TopicReader(bootstrapServers: bootstrapServers, logger: logger)
         var tally = StatusTally()

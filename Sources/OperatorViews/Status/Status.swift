@@ -1,13 +1,14 @@
 import ArgumentParser
 import CardDomain
 import CardWorkers
+import FleetSupport
 import Foundation
 import Kafka
 import Logging
 
 /// `fleet status APPLICATION_ID`: an application's history from card.status and card.bank-events.
-struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct StatusCommand: AsyncParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show an application's statuses and bank events, in Beijing time, with the time between steps.",
         discussion: """
@@ -25,7 +26,9 @@ struct StatusCommand: AsyncParsableCommand {
 
     static let topics = ["card.status", "card.bank-events"]
 
-    func run() async throws {
+    package init() {}
+
+    package func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
         let applicationID = applicationID
         let timeout = timeout
