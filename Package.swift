@@ -5,6 +5,7 @@ let package = Package(
     name: "SocialSecurityCardPipeline",
     platforms: [.macOS(.v15)],
     products: [
+        .library(name: "JSONCodec", targets: ["JSONCodec"]),
         .library(name: "CardDomain", targets: ["CardDomain"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "WorkerRuntime", targets: ["WorkerRuntime"]),
@@ -35,8 +36,12 @@ let package = Package(
         ),
 
         // MARK: - Libraries
-        /// Pure rules of the contract: models, validation, reason codes. No I/O.
-        .target(name: "CardDomain"),
+        /// JSON the way the contract's messages need it: a strict parser into a tree (`JSONValue`), a
+        /// tree decoder, a compact sorted-keys encoder byte-identical to Foundation's, `RawJSON`
+        /// pass-through, and `CardJSON`, the encoder and decoder every worker uses. Foundation only.
+        .target(name: "JSONCodec"),
+        /// Pure rules of the contract: models, validation, reason codes, masking. No I/O.
+        .target(name: "CardDomain", dependencies: ["JSONCodec"]),
         /// Swift API over librdkafka: producer, consumer, admin, watermarks, embedded cluster.
         .target(
             name: "Kafka",
@@ -51,6 +56,7 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "CardDomain",
+                "JSONCodec",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -61,7 +67,7 @@ let package = Package(
         /// The four workers' handlers: the contract's stages over the runtime.
         .target(
             name: "CardWorkers",
-            dependencies: ["CardDomain", "WorkerRuntime", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["CardDomain", "JSONCodec", "WorkerRuntime", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         /// The ops HTTP surface of a worker (/metrics, /healthz, /readyz): HTTP stays out of the runtime.
         .target(
@@ -108,7 +114,7 @@ let package = Package(
         .target(
             name: "OperatorViews",
             dependencies: [
-                "FleetSupport", "Kafka", "CardDomain", "CardWorkers", "WorkerRuntime",
+                "FleetSupport", "Kafka", "CardDomain", "JSONCodec", "CardWorkers", "WorkerRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -122,7 +128,7 @@ let package = Package(
         .target(
             name: "DemoWorld",
             dependencies: [
-                "FleetSupport", "OperatorViews", "Kafka", "CardDomain",
+                "FleetSupport", "OperatorViews", "Kafka", "CardDomain", "JSONCodec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -144,7 +150,7 @@ let package = Package(
         .target(
             name: "ProvingTools",
             dependencies: [
-                "FleetSupport", "DemoWorld", "Kafka", "CardDomain", "CardWorkers", "WorkerRuntime",
+                "FleetSupport", "DemoWorld", "Kafka", "CardDomain", "JSONCodec", "CardWorkers", "WorkerRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -159,6 +165,7 @@ let package = Package(
             dependencies: [
                 "Kafka",
                 "CardDomain",
+                "JSONCodec",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -212,22 +219,22 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "CardDomainTests", dependencies: ["CardDomain"]),
+        .testTarget(name: "CardDomainTests", dependencies: ["CardDomain", "JSONCodec"]),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Fleet", "DemoWorld", "FleetControl", "OperatorViews", "FleetSupport", "Kafka", "CardDomain", "WorkerRuntime"]
+            dependencies: ["Fleet", "DemoWorld", "FleetControl", "OperatorViews", "FleetSupport", "Kafka", "CardDomain", "JSONCodec", "WorkerRuntime"]
         ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "CardWorkers", "CardDomain", "Kafka", "FleetSupport", "WorkerRuntime", "Fleet", "ProvingTools", "OperatorViews", "DemoWorld",
+                "CardWorkers", "CardDomain", "JSONCodec", "Kafka", "FleetSupport", "WorkerRuntime", "Fleet", "ProvingTools", "OperatorViews", "DemoWorld",
                 "IntakeWorker", "IdentityWorker", "RoutingWorker", "ProductionWorker",
             ]
         ),
         .testTarget(
             name: "OpsTests",
             dependencies: [
-                "Fleet", "OperatorViews", "DemoWorld", "FleetSupport", "Kafka", "WorkerRuntime", "WorkerOps", "CardWorkers", "CardDomain", "CountWorker",
+                "Fleet", "OperatorViews", "DemoWorld", "FleetSupport", "Kafka", "WorkerRuntime", "WorkerOps", "CardWorkers", "CardDomain", "JSONCodec", "CountWorker",
                 "IntakeWorker", "IdentityWorker", "RoutingWorker", "ProductionWorker",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -238,7 +245,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "GatewayServer", "Kafka", "CardDomain", "FleetSupport", "WorkerRuntime",
+                "Gateway", "GatewayServer", "Kafka", "CardDomain", "JSONCodec", "FleetSupport", "WorkerRuntime",
                 "IntakeWorker", "IdentityWorker", "RoutingWorker", "ProductionWorker",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -19,6 +19,7 @@ let package = Package(
             name: "DomainBenchmarks",
             dependencies: [
                 .product(name: "CardDomain", package: "SocialSecurityCardPipeline"),
+                .product(name: "JSONCodec", package: "SocialSecurityCardPipeline"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/DomainBenchmarks",

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCodec
 
 /// The contract's Kafka key of a record on a topic written outside the fleet, derived from its value
 /// (contract.md, "Topics": `card.submission` is keyed by the applicant's `id_number`, `card.bank-events`

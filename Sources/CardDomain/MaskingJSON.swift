@@ -1,3 +1,5 @@
+import JSONCodec
+
 extension Masking {
     /// A JSON document with its personal data masked by field name, for showing records to people
     /// (`fleet dlq show`, diffs of repairs): `name` → ``name(_:)``, `id_number`, `*_id_number`,

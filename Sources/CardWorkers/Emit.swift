@@ -1,5 +1,6 @@
 import CardDomain
 import Foundation
+import JSONCodec
 import WorkerRuntime
 
 /// Builds the messages workers emit, each with its deterministic id, so a redelivered input

@@ -1,6 +1,7 @@
 import CardDomain
 import Foundation
 import GRDB
+import JSONCodec
 import WorkerRuntime
 
 /// Identity verification: both people and their relationship against the population registry.

@@ -1,6 +1,7 @@
 import CardDomain
 import Foundation
 import GRDB
+import JSONCodec
 import Synchronization
 import WorkerRuntime
 

@@ -1,6 +1,7 @@
 import CardDomain
 import Foundation
 import GRDB
+import JSONCodec
 import WorkerRuntime
 
 /// Bank routing: the chosen branch must exist, belong to the chosen bank, be open and serve minors.

@@ -1,5 +1,6 @@
 import CardDomain
 import Foundation
+import JSONCodec
 
 /// Generates realistic `card.submission` values for the demo families (``DemoFamilies``) and
 /// branches (``DemoBranches``), valid or broken in known ways. Pure and deterministic: the

@@ -2,6 +2,7 @@ import ArgumentParser
 import CardDomain
 import FleetSupport
 import Foundation
+import JSONCodec
 import Kafka
 import Logging
 

@@ -3,6 +3,7 @@ import CardDomain
 import DemoWorld
 import FleetSupport
 import Foundation
+import JSONCodec
 
 /// `fleet bench-json` (hidden): what encoding the workers' messages costs with Foundation's
 /// `JSONEncoder` and with ``CompactJSONEncoder`` (what `CardJSON.encode` uses).

@@ -2,6 +2,7 @@ import CardDomain
 import CardWorkers
 import DemoWorld
 import Foundation
+import JSONCodec
 import Kafka
 
 /// Demo families and submissions at any scale, for `fleet bench` and `fleet chaos`.

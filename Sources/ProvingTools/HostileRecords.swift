@@ -2,6 +2,7 @@ import CardDomain
 import CardWorkers
 import DemoWorld
 import Foundation
+import JSONCodec
 import Kafka
 
 /// Generated hostile records for every topic the fleet reads, each with what the fleet must make of it.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import CardDomain
+@testable import JSONCodec
 
 /// `CompactJSONEncoder` must write exactly the bytes of Foundation's `JSONEncoder` with
 /// `[.sortedKeys, .withoutEscapingSlashes]`: a message re-emitted after a replay has to be

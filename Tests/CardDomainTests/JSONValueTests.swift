@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import CardDomain
+@testable import JSONCodec
 
 @Suite("JSON tree: strict parsing and decoding")
 struct JSONValueTests {

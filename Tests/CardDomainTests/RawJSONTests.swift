@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import CardDomain
+@testable import JSONCodec
 
 /// A stage passes the submission on as the bytes it read (issue 14): the envelope it writes must
 /// be byte for byte what re-encoding the decoded envelope writes, or a redelivery after an

@@ -1,5 +1,6 @@
 import CardDomain
 @testable import CardWorkers
+import JSONCodec
 import Testing
 @testable import WorkerRuntime
 

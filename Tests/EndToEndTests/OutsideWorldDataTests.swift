@@ -1,5 +1,6 @@
 import CardDomain
 import Foundation
+import JSONCodec
 import Testing
 
 /// Real people's data at the edges (issue 11, items 6–10), through the four worker processes:

@@ -3,6 +3,7 @@ import CardDomain
 @testable import OperatorViews
 import FleetSupport
 import Foundation
+import JSONCodec
 import Kafka
 import Logging
 import Testing

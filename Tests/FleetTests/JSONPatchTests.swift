@@ -1,5 +1,6 @@
 import CardDomain
 import Foundation
+import JSONCodec
 import Testing
 
 @testable import OperatorViews

@@ -1,6 +1,7 @@
 import CardDomain
 @testable import DemoWorld
 import Foundation
+import JSONCodec
 import Testing
 
 @Suite("Submission generator")

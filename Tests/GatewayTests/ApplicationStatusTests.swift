@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Hummingbird
 import HummingbirdTesting
+import JSONCodec
 import Testing
 
 @Suite("GET /v1/applications/{id}, /v1/catalogues, /v1/branches")

@@ -4,6 +4,7 @@ import FleetSupport
 import Gateway
 import Hummingbird
 import HummingbirdTesting
+import JSONCodec
 import Kafka
 import Logging
 import Testing

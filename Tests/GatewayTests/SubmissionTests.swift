@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Hummingbird
 import HummingbirdTesting
+import JSONCodec
 import Testing
 
 @Suite("POST /v1/submissions")

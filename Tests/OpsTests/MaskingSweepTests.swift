@@ -1,6 +1,7 @@
 import CardDomain
 import Foundation
 import FleetSupport
+import JSONCodec
 import Kafka
 import Logging
 import Testing

@@ -1,5 +1,6 @@
 import Benchmark
 import CardDomain
+import JSONCodec
 
 /// What each stage pays per message in the contract's pure rules and the JSON codec, one
 /// sample message per iteration (`swift package benchmark` in Benchmarks/). Whole-pipeline

@@ -1,5 +1,6 @@
 import CardDomain
 import Foundation
+import JSONCodec
 
 /// The contract's example submission (contract.md, "card.submission"), with its attachment
 /// placeholders filled in: about 2.2 KB, the size the demo generator writes.

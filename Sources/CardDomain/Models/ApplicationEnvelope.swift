@@ -1,3 +1,5 @@
+import JSONCodec
+
 /// An application in flight between workers, on the project's internal topics
 /// (`card.identity-verification`, `card.bank-routing`, `card.card-production`).
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCodec
 
 /// The stateless intake rules of the contract, applied to one `card.submission` value.
 ///

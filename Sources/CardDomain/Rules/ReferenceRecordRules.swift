@@ -1,3 +1,5 @@
+import JSONCodec
+
 /// What a worker does with one record of a reference topic (`registry.persons`,
 /// `bank.branches`): docs/contract-additions.md, "Registry records".
 ///

@@ -1,6 +1,7 @@
 import CardDomain
 import Foundation
 import Hummingbird
+import JSONCodec
 
 /// The body of every error the gateway answers: `{"code", "message", "reasons"}`.
 ///

@@ -1,6 +1,7 @@
 import CardDomain
 import Foundation
 import Hummingbird
+import JSONCodec
 import Logging
 
 /// The gateway's HTTP surface (the OpenAPI document in `Resources/openapi.json` describes it):

@@ -1,5 +1,6 @@
 import CardDomain
 import Foundation
+import JSONCodec
 import Synchronization
 
 /// What the gateway knows, kept from Kafka by ``ViewFeeder``: the registry in full, bank branches,

@@ -1,4 +1,5 @@
 import CardDomain
+import JSONCodec
 
 /// The canonical form of a submission body: compact JSON with sorted keys (``CardJSON``).
 ///

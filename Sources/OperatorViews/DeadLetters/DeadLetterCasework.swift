@@ -1,6 +1,7 @@
 import CardDomain
 import FleetSupport
 import Foundation
+import JSONCodec
 import Kafka
 import Logging
 import WorkerRuntime

@@ -2,6 +2,7 @@ import ArgumentParser
 import CardDomain
 import FleetSupport
 import Foundation
+import JSONCodec
 import Logging
 
 /// `fleet dlq`: dead letters as casework — list and group them, show one, replay a selection.

@@ -1,5 +1,6 @@
 import CardDomain
 import Foundation
+import JSONCodec
 
 /// A JSON Patch (RFC 6902): `[{"op": "add|remove|replace|move|copy|test", "path": "/a/0/b", "from"?, "value"?}]`,
 /// applied in order to a whole document or not at all. Paths are JSON Pointers (RFC 6901:

@@ -2,6 +2,7 @@ import ArgumentParser
 import CardDomain
 import Foundation
 import FleetSupport
+import JSONCodec
 import Logging
 
 /// `fleet lag`: per consumer group and partition, offsets, lag in messages and seconds, and a Burrow-like status.

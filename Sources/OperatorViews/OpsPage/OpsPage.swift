@@ -3,6 +3,7 @@ import CardDomain
 import Foundation
 import FleetSupport
 import Hummingbird
+import JSONCodec
 import Logging
 import ServiceLifecycle
 

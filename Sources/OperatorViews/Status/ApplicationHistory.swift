@@ -1,5 +1,6 @@
 import CardDomain
 import Foundation
+import JSONCodec
 
 /// One application's history from `card.status` and `card.bank-events`, for `fleet status`.
 ///

@@ -3,6 +3,7 @@ import CardDomain
 import CardWorkers
 import FleetSupport
 import Foundation
+import JSONCodec
 import Kafka
 import Logging
 

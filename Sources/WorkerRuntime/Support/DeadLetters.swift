@@ -1,5 +1,6 @@
 import CardDomain
 import Foundation
+import JSONCodec
 import Kafka
 
 /// Builds `card.dlq` messages: where the record came from, why it failed (personal data masked),
