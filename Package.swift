@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // MARK: - C, confined here
@@ -110,7 +111,7 @@ let package = Package(
         // MARK: - fleet's libraries (the `fleet` executable only lists their commands)
         /// The operator's views: lag rules, lag monitor and time to loss (`fleet lag`), the ops page and
         /// its collector (`fleet ops`), one application's history (`fleet status`), `fleet up`'s screen,
-        /// dead-letter casework (`fleet dlq`).
+        /// dead-letter casework (`fleet dlq`). The ops page's HTML is templates (swift-mustache) in resources.
         .target(
             name: "OperatorViews",
             dependencies: [
@@ -121,7 +122,9 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("OpsPage/Templates")]
         ),
         /// The demo world: families and branches, the submission generator, the bank simulator, and the
         /// commands that put them on the topics (`fleet seed`, `fleet submit`, `fleet bank`).
