@@ -38,6 +38,7 @@ public final class ViewFeeder: Service, Sendable {
 
         // MARK: Assign every partition from its low watermark; remember where "caught up" is.
         var targets: [TopicPartitionOffset: Int64] = [:]
+        var assigned: [TopicPartitionOffset] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let assignment = try await Self.blocking { () throws -> ([TopicPartitionOffset], [TopicPartitionOffset: Int64]) in
@@ -55,6 +56,7 @@ public final class ViewFeeder: Service, Sendable {
                     return (start, high)
                 }
                 try consumer.assign(assignment.0)
+                assigned = assignment.0.map(\.withoutOffset)
                 targets = assignment.1
                 break
             } catch {
@@ -66,7 +68,19 @@ public final class ViewFeeder: Service, Sendable {
         if targets.isEmpty { views.markLoaded() }
 
         // MARK: Apply until shutdown
+        var freshnessMeasured = ContinuousClock.now
+        var caughtUpAt: Double?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if ContinuousClock.now - freshnessMeasured >= Self.freshnessInterval {
+                freshnessMeasured = .now
+                // Freshness for /metrics: records the partitions hold that the views have not applied yet.
+                let partitions = assigned
+                if let behind = try? await Self.blocking({ try Self.recordsBehind(partitions, consumer: consumer, admin: admin) }) {
+                    if behind == 0 { caughtUpAt = Date().timeIntervalSince1970 }
+                    GatewayMetrics.viewsBehind(records: behind, caughtUpAt: caughtUpAt)
+                }
+                GatewayMetrics.views(loaded: views.isLoaded, counts: views.counts)
+            }
             let result = try await Self.blocking { consumer.poll(maxMessages: 5000, timeout: .milliseconds(100)) }
             let day = today()
             for message in result.messages {
@@ -92,6 +106,22 @@ public final class ViewFeeder: Service, Sendable {
                 }
             }
         }
+    }
+
+    /// How often the views' freshness is measured (one watermark query per viewed partition).
+    static let freshnessInterval: Duration = .seconds(10)
+
+    /// Σ over `partitions` of high watermark − the next offset the views will apply (the low watermark
+    /// while nothing was applied). Blocking.
+    static func recordsBehind(_ partitions: [TopicPartitionOffset], consumer: KafkaConsumer, admin: KafkaAdmin) throws -> Int64 {
+        let positions = Dictionary(consumer.positions(partitions).compactMap { p in p.offset.map { (p.withoutOffset, $0) } },
+                                   uniquingKeysWith: { first, _ in first })
+        var behind: Int64 = 0
+        for partition in partitions {
+            let marks = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeout: .seconds(2))
+            behind += max(0, marks.high - max(positions[partition] ?? marks.low, marks.low))
+        }
+        return behind
     }
 
     /// Runs a blocking librdkafka call off the cooperative pool.
