@@ -18,9 +18,9 @@ struct UploadBody: Encodable {
 
 extension GatewayError {
     static func uploadTooLarge(limit: Int) -> GatewayError {
-        GatewayError(.contentTooLarge, code: Code.uploadTooLarge,
-                     message: "文件过大，上限\(String(format: "%.2f", Double(limit) / 1_048_576))MB",
-                     reasons: [Reason(code: .photoSizeOutOfRange, field: "body")])
+        let message = "文件过大，上限\(String(format: "%.2f", Double(limit) / 1_048_576))MB"
+        return GatewayError(.contentTooLarge, code: Code.uploadTooLarge, message: message,
+                            reasons: [Reason(code: .photoSizeOutOfRange, field: "body", message: message)])
     }
 
     static func uploadMediaType() -> GatewayError {

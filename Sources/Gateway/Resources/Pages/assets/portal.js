@@ -430,15 +430,22 @@ const Portal = (() => {
     current.textContent = labels[body.status] || body.status;
     const list = byId('status-history');
     list.textContent = '';
+    // Each detail is told once, at the status that brought it (later statuses repeat it).
+    const told = new Set();
+    const once = (key, value, text) => {
+      if (!value || told.has(key)) return '';
+      told.add(key);
+      return text;
+    };
     for (const event of body.statuses) {
       const item = document.createElement('li');
       item.dataset.status = event.status;
       const when = (event.at || '').replace('T', ' ').slice(0, 19);
       let text = `${when}　${labels[event.status] || event.status}`;
-      if (event.relationship_label) text += `（代办关系：${event.relationship_label}）`;
-      if (event.branch) text += `（办卡网点：${event.branch}）`;
-      if (event.due_by) text += `（预计${event.due_by.slice(0, 10)}前制卡完成）`;
-      if (event.e_card) text += '（已同步生成电子社保卡）';
+      text += once('relationship', event.relationship_label, `（代办关系：${event.relationship_label}）`);
+      text += once('branch', event.branch, `（办卡网点：${event.branch}）`);
+      text += once('due', event.due_by, `（预计${(event.due_by || '').slice(0, 10)}前制卡完成）`);
+      text += once('ecard', event.e_card, '（已同步生成电子社保卡）');
       item.textContent = text;
       if (Array.isArray(event.reasons) && event.reasons.length) {
         const reasons = document.createElement('ul');
