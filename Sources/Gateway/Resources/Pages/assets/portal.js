@@ -41,6 +41,10 @@ const Portal = (() => {
     }
     let json = null;
     try { json = await response.json(); } catch (error) { json = null; }
+    if (response.status === 401) {
+      // The page's session ended (2 hours after the page was loaded, or the gateway restarted): a new page load opens one.
+      json = { code: 'UNAUTHORIZED', message: '页面已过期，请刷新页面后重新办理', reasons: [] };
+    }
     return { status: response.status, json, headers: response.headers };
   }
 
