@@ -190,7 +190,8 @@ def hrss_web(page, case, files, screenshots, blocked):
         return None
     page.wait(lambda d: page.visible("relationship-dialog"), "the relationship confirmation")
     text = page.el("relationship-text").text
-    assert text == "您与被代办人的关系是母子，请确认。", text
+    expected = case.get("relationship_label", "母子")
+    assert text == f"您与被代办人的关系是{expected}，请确认。", text
     page.shot(screenshots, "hrss_web-relationship.png")
     page.click("relationship-confirm")
     relationship = page.el("agent-relationship")
