@@ -113,3 +113,65 @@ struct UploadTests {
         #expect(photo?["bytes"] == 48_000)
     }
 }
+
+@Suite("Claim checks that name the gateway's uploads")
+struct ClaimCheckVerificationTests {
+    /// The family's submission with `documents.photo` replaced by `photo`.
+    static func submission(_ family: TestFamily, id: String, photo: JSONValue) throws -> String {
+        guard case .object(var top)? = JSONValue(parsing: Array(family.submission(id: id).utf8)),
+              case .object(var documents)? = top["documents"] else { throw CancellationError() }
+        documents["photo"] = photo
+        top["documents"] = .object(documents)
+        return String(decoding: try CardJSON.encodeBytes(JSONValue.object(top)), as: UTF8.self)
+    }
+
+    static func photo(uri: String, sha256: String, bytes: Int) -> JSONValue {
+        .object(["uri": .string(uri), "sha256": .string(sha256), "bytes": .integer(Int64(bytes)), "media_type": "image/png",
+                 "width": 358, "height": 441])
+    }
+
+    @Test("a s3://card-uploads/ link must be the key's channel's object with the attachment's digest and size: else 422 ATTACHMENT_NOT_UPLOADED naming the field; other storage passes")
+    func verified() async throws {
+        let directory = UploadTests.folder()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let gateway = GatewayUnderTest { $0.uploads = UploadStore(directory: directory) }
+        let family = TestFamily(serial: 63)
+        gateway.add(family)
+        let bytes = pngBytes(40_000, seed: 4)
+        let sha = SHA256.hex(bytes)
+        let never = SHA256.hex(pngBytes(40_000, seed: 5))
+        try await gateway.test { client in
+            #expect(try await client.upload(bytes).status == .created)
+            let cases: [(String, JSONValue)] = [
+                ("never uploaded", Self.photo(uri: "s3://card-uploads/hrss_web/\(never)", sha256: never, bytes: 40_000)),
+                ("another channel's prefix", Self.photo(uri: "s3://card-uploads/jingtong/\(sha)", sha256: sha, bytes: 40_000)),
+                ("digest other than the link's", Self.photo(uri: "s3://card-uploads/hrss_web/\(sha)", sha256: never, bytes: 40_000)),
+                ("another size", Self.photo(uri: "s3://card-uploads/hrss_web/\(sha)", sha256: sha, bytes: 39_999)),
+            ]
+            for (index, (name, photo)) in cases.enumerated() {
+                let answer = try await client.call(.post, "/v1/submissions", body: try Self.submission(family, id: "web-claim-\(index)", photo: photo))
+                #expect(answer.status == .unprocessableContent, "\(name)")
+                #expect(answer.json?["code"] == "ATTACHMENT_NOT_UPLOADED", "\(name)")
+                #expect(answer.json?["reasons"]?[0]?["field"] == "documents.photo.uri", "\(name)")
+            }
+            #expect(gateway.publisher.count == 0)
+            let good = Self.photo(uri: "s3://card-uploads/hrss_web/\(sha)", sha256: sha.uppercased(), bytes: 40_000)
+            #expect(try await client.call(.post, "/v1/submissions", body: try Self.submission(family, id: "web-claim-ok", photo: good)).status == .accepted)
+        }
+        #expect(gateway.publisher.count == 1)
+    }
+
+    @Test("an uploads folder that cannot be written is 503 UPLOAD_STORAGE_UNAVAILABLE, and nothing is kept")
+    func storageFailure() async throws {
+        let file = UploadTests.folder()
+        try Data("not a folder".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let gateway = GatewayUnderTest { $0.uploads = UploadStore(directory: file) }
+        try await gateway.test { client in
+            let answer = try await client.upload(pngBytes(3000))
+            #expect(answer.status == .serviceUnavailable)
+            #expect(answer.json?["code"] == "UPLOAD_STORAGE_UNAVAILABLE")
+            #expect(answer.headers[.retryAfter] == "5")
+        }
+    }
+}

@@ -99,6 +99,7 @@ public struct GatewayError: Error, Sendable, Encodable {
         public static let uploadMediaTypeUnsupported = "UPLOAD_MEDIA_TYPE_UNSUPPORTED"
         public static let uploadDigestMismatch = "UPLOAD_DIGEST_MISMATCH"
         public static let uploadStorageUnavailable = "UPLOAD_STORAGE_UNAVAILABLE"
+        public static let attachmentNotUploaded = "ATTACHMENT_NOT_UPLOADED"
     }
 }
 

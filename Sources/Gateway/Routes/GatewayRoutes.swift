@@ -186,6 +186,9 @@ struct Handlers: Sendable {
                                 message: count == 1 ? parsed.reasons[0].message : "申请有\(count)项不符合要求，请逐项修改后重新提交",
                                 reasons: parsed.reasons).response
         }
+        // Claim checks naming this gateway's uploads must name what the channel uploaded (the bytes are there).
+        let unmatched = unmatchedClaimChecks(.object(top), channel: channel)
+        guard unmatched.isEmpty else { return GatewayError.attachmentsNotUploaded(unmatched).response }
         let application = GatewayViews.Application(
             applicationID: id, applicantIDNumber: submission.applicant.idNumber, channel: channel, digest: digest)
         switch views.claim(application) {

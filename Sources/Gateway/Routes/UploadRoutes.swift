@@ -35,6 +35,11 @@ extension GatewayError {
                      reasons: [Reason(code: .schemaInvalid, field: "sha256", message: "文件内容与校验值不一致，请重新选择文件上传")])
     }
 
+    static func attachmentsNotUploaded(_ reasons: [Reason]) -> GatewayError {
+        GatewayError(.unprocessableContent, code: Code.attachmentNotUploaded,
+                     message: "有\(reasons.count)个文件未上传或与已上传的文件不一致，请重新上传", reasons: reasons)
+    }
+
     static func uploadStorageUnavailable() -> GatewayError {
         GatewayError(.serviceUnavailable, code: Code.uploadStorageUnavailable, message: "暂时无法保存文件，请稍后再试",
                      headers: [.retryAfter: "5"])
@@ -42,6 +47,31 @@ extension GatewayError {
 }
 
 extension Handlers {
+    /// The claim checks of a submission that name this gateway's object storage
+    /// (`s3://card-uploads/…`) and do not match an object the key's channel uploaded: another channel's
+    /// prefix, a digest other than the attachment's `sha256`, no such object, or another size than `bytes`.
+    /// One reason per attachment (field: its `uri`). Links to any other storage are the portal's and pass.
+    func unmatchedClaimChecks(_ tree: JSONValue, channel: Channel) -> [Reason] {
+        guard let store = configuration.uploads else { return [] }
+        var attachments: [(path: String, value: JSONValue)] = []
+        for (prefix, node) in [("agent.documents", tree["agent"]?["documents"]), ("documents", tree["documents"])] {
+            guard case .object(let slots)? = node else { continue }
+            for (slot, value) in slots.sorted(by: { $0.key < $1.key }) { attachments.append(("\(prefix).\(slot)", value)) }
+        }
+        let prefix = "s3://\(UploadStore.bucket)/"
+        var reasons: [Reason] = []
+        for (path, value) in attachments {
+            guard let uri = value["uri"]?.stringValue, uri.hasPrefix(prefix) else { continue }
+            let expected = value["sha256"]?.stringValue.map { UploadStore.uri(channel: channel, sha256: $0.lowercased()) }
+            let size = value["bytes"]?.integerValue
+            if uri != expected || size == nil
+                || store.size(sha256: String(uri.dropFirst(prefix.count + channel.rawValue.count + 1)), channel: channel) != size.map(Int.init) {
+                reasons.append(Reason(code: .schemaInvalid, field: "\(path).uri", message: "文件未上传或与已上传的文件不一致，请重新上传"))
+            }
+        }
+        return reasons
+    }
+
     /// Verifies and stores the bytes of one attachment under the key's channel.
     ///
     /// Checked in this order: the digest in the path (64 hex), the media type (JPEG or PNG, named by

@@ -48,8 +48,10 @@ public struct UploadStore: Sendable {
         return .created
     }
 
-    /// Whether `channel` holds the object `sha256`.
-    public func contains(sha256: String, channel: Channel) -> Bool {
-        FileManager.default.fileExists(atPath: directory.appendingPathComponent(channel.rawValue).appendingPathComponent(sha256).path)
+    /// The size in bytes of `channel`'s object `sha256`, or `nil` when there is none (or the name is no digest).
+    public func size(sha256: String, channel: Channel) -> Int? {
+        guard Catalogues.isSHA256(sha256), sha256 == sha256.lowercased() else { return nil }
+        let path = directory.appendingPathComponent(channel.rawValue).appendingPathComponent(sha256).path
+        return (try? FileManager.default.attributesOfItem(atPath: path))?[.size].flatMap { ($0 as? NSNumber)?.intValue }
     }
 }
