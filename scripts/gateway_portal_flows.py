@@ -13,8 +13,9 @@ for the scenario's families). For each channel of the scenario:
    is followed until it shows in_production (制卡中).
 
 scenario.json: {"channels": {"hrss_web": {"agent": {...}, "child": {...}, "blocked": {"agent": {...}, "child": {...}}}, ...}}
-with agent {name, id_number, gender, mobile, valid_from} and child {name, id_number, id_type, valid_from, valid_to,
-household?: {agent_is_householder, same_booklet}, default_photo?: bool}.
+with agent {name, id_number, gender, mobile, valid_from} and child {name, id_number, id_type, valid_from, valid_to, age,
+household?: {agent_is_householder, same_booklet}, default_photo?: bool}. The pages must offer 户口簿 under 16 only
+(checked on 京通) and the default cartoon photo under 7 only (checked where a photo is uploaded).
 
 Uses Debian's chromium and chromium-driver (/usr/bin/chromedriver) and python3 selenium (scripts/install-deps.sh);
 nothing is downloaded. Waits are generous (a loaded 2-core machine); nothing is timed. Prints one JSON line per
@@ -152,6 +153,8 @@ class Page:
             self.wait(lambda d: self.visible("default-photo-row"), "the default photo choice (under 7)")
             self.click("default-photo")
         else:
+            # The default cartoon photo is offered under 7 only.
+            assert child.get("age", 0) < 7 or not self.visible("default-photo-row"), "default photo offered at 7 or older"
             self.choose_file("documents.photo", files["photo"])
         for slot in required_slots(child):
             self.choose_file(f"documents.{slot}", files[slot])
@@ -220,6 +223,9 @@ def jingtong(page, case, files, screenshots, blocked):
         page.shot(screenshots, "jingtong-blocked.png")
         return None
     page.wait(lambda d: page.visible("step-agent"), "代办人信息 after 资格校验")
+    household_offered = not page.d.execute_script(
+        "return document.querySelector('#applicant-id-type option[value=household_register]').disabled")
+    assert household_offered == (child.get("age", 0) < 16), f"户口簿 offered: {household_offered} at age {child.get('age')}"
     page.choose_file("agent.documents.id_front", files["agent_front"])
     page.choose_file("agent.documents.id_back", files["agent_back"])
     page.click("agent-next")

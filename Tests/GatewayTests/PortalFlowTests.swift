@@ -149,7 +149,8 @@ struct PortalFlowTests {
         }
         func child(_ p: RegistryPerson, _ item: Case) -> [String: Any] {
             var value: [String: Any] = ["name": p.name, "id_number": p.idNumber, "id_type": item.idType,
-                                        "valid_from": "2023-01-10", "valid_to": "2028-01-10", "default_photo": item.defaultPhoto]
+                                        "valid_from": "2023-01-10", "valid_to": "2028-01-10", "default_photo": item.defaultPhoto,
+                                        "age": p.birthDate.age(on: Timestamp(Date()).shanghaiDate)]
             if item.household { value["household"] = ["agent_is_householder": true, "same_booklet": true] }
             return value
         }
