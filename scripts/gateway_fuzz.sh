@@ -45,7 +45,7 @@ for _ in $(seq 1 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 key="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 CARD_GATEWAY_KEYS="hrss_web=$key" "$bin/gateway" --bootstrap-file "$work/bootstrap" --port "$port" \
-  --rate 10000 --burst 10000 --log-level info >"$work/gateway.log" 2>&1 &
+  --uploads-dir "$work/uploads" --rate 10000 --burst 10000 --log-level info >"$work/gateway.log" 2>&1 &
 pids+=($!)
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 300); do curl -fsS -o /dev/null "$base/readyz" 2>/dev/null && break; sleep 0.1; done

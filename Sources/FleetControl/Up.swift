@@ -82,7 +82,10 @@ package struct Up: AsyncParsableCommand {
             let access = try GatewayAccess.prepare(runDirectory: runURL)
             children.append(ChildSpec(
                 name: "gateway", executable: BuildProducts.executable("gateway"),
-                arguments: ["--brokers", servers, "--host", gatewayHost, "--port", "\(gatewayPort)"],
+                arguments: ["--brokers", servers, "--host", gatewayHost, "--port", "\(gatewayPort)",
+                            "--uploads-dir", runURL.appendingPathComponent("uploads").path]
+                    // The reference portal pages (issue 15) with --demo, on loopback only (the gateway refuses otherwise).
+                    + (demo && (gatewayHost.hasPrefix("127.") || gatewayHost == "localhost" || gatewayHost == "::1") ? ["--pages"] : []),
                 environment: access.environment))
             let url = "http://\(gatewayHost == "0.0.0.0" ? "127.0.0.1" : gatewayHost):\(gatewayPort)/"
             print("gateway: \(url)  (OpenAPI: \(url)openapi.json)")

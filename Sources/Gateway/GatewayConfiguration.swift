@@ -1,5 +1,7 @@
 import CardDomain
+import Foundation
 import Kafka
+import Prometheus
 
 /// Everything the gateway needs to serve: who may call, how much, and where Kafka is.
 ///
@@ -16,6 +18,17 @@ public struct GatewayConfiguration: Sendable {
     public var maxBodyBytes: Int = SubmissionSize.maxBytes
     /// Longest `?wait=` a status request may hold the connection. Default 30 s.
     public var maxWait: Duration = .seconds(30)
+    /// Where `PUT /v1/uploads/{sha256}` keeps the bytes behind claim checks; `nil`: uploads answer 503
+    /// `UPLOAD_STORAGE_UNAVAILABLE`.
+    public var uploads: UploadStore?
+    /// Largest upload in bytes; larger is 413 `UPLOAD_TOO_LARGE`. Default 9,175,040 (8.75 MiB), the
+    /// contract's largest photo (``DocumentRules/photoBytes``).
+    public var maxUploadBytes: Int = DocumentRules.photoBytes.upperBound
+    /// The reference portal pages and their sessions; `nil` (the default): no pages, no sessions, `/v1/`
+    /// only with API keys. The executable sets it with `--pages`, on a loopback address only.
+    public var pages: (templates: PortalPages, sessions: PageSessions)?
+    /// The process's Prometheus registry for `GET /metrics`; `nil`: no `/metrics` route.
+    public var metrics: PrometheusCollectorRegistry?
 
     public init(keys: APIKeys) { self.keys = keys }
 }

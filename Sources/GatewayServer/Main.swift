@@ -4,6 +4,8 @@ import Foundation
 import Gateway
 import Kafka
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import WorkerCLI
 import WorkerRuntime
@@ -37,6 +39,12 @@ struct GatewayCommand: AsyncParsableCommand {
     var burst: Int?
     @Option(help: "Largest request body in bytes (413 above). Env: CARD_GATEWAY_MAX_BODY_BYTES. Default 262144.")
     var maxBodyBytes: Int?
+    @Option(help: "Largest upload (PUT /v1/uploads) in bytes. Env: CARD_GATEWAY_MAX_UPLOAD_BYTES. Default 9175040 (8.75 MiB).")
+    var maxUploadBytes: Int?
+    @Option(help: "Folder standing in for object storage: the bytes behind claim checks. Env: CARD_GATEWAY_UPLOADS_DIR. Default run/uploads.")
+    var uploadsDir: String?
+    @Flag(help: "Serve the reference portal pages (/, /portal/<channel>) with same-origin sessions instead of keys in the browser. Env: CARD_GATEWAY_PAGES=1. Refused unless --host is a loopback address.")
+    var pages = false
     @Option(name: .customLong("kafka-property"), parsing: .singleValue,
             help: "Raw librdkafka property key=value, repeatable. Env: CARD_KAFKA_<KEY with dots as _>.")
     var kafkaProperties: [String] = []
@@ -67,11 +75,27 @@ struct GatewayCommand: AsyncParsableCommand {
             guard limit >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
             configuration.maxBodyBytes = limit
         }
+        if let limit = maxUploadBytes ?? environment["CARD_GATEWAY_MAX_UPLOAD_BYTES"].flatMap(Int.init) {
+            guard limit >= 1024 else { throw ValidationError("--max-upload-bytes must be at least 1024") }
+            configuration.maxUploadBytes = limit
+        }
+        configuration.uploads = UploadStore(directory: URL(fileURLWithPath: uploadsDir ?? environment["CARD_GATEWAY_UPLOADS_DIR"] ?? "run/uploads"))
         let listenHost = host ?? environment["CARD_GATEWAY_HOST"] ?? "127.0.0.1"
+        if pages || environment["CARD_GATEWAY_PAGES"] == "1" {
+            // A page session stands in for a portal's login: fine for a developer's own machine, not for a network.
+            guard Self.isLoopback(listenHost) else {
+                throw ValidationError("--pages serves the reference pages on a loopback address only (127.0.0.1, ::1, localhost); --host is \(listenHost)")
+            }
+            configuration.pages = (try await PortalPages.load(), PageSessions())
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        configuration.metrics = registry
         let listenPort = port ?? environment["CARD_GATEWAY_PORT"].flatMap(Int.init) ?? 8090
 
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client), logger: logger)
         let channels = configuration.keys.channels.map(\.rawValue).sorted().joined(separator: ",")
+        let pagesOn = configuration.pages != nil
         let views = GatewayViews()
         let feeder = ViewFeeder(client: client, views: views, logger: logger)
         let app = GatewayApplication.make(
@@ -79,7 +103,8 @@ struct GatewayCommand: AsyncParsableCommand {
             publisher: KafkaSubmissionPublisher(producer: producer), logger: logger,
             onListening: { port in
                 logger.info("gateway listening", metadata: [
-                    "url": "http://\(listenHost):\(port)/", "channels": "\(channels)"])
+                    "url": "http://\(listenHost):\(port)/", "channels": "\(channels)",
+                    "pages": "\(!pagesOn ? "off" : "http://\(listenHost):\(port)/portal/{hrss_web,jingtong,minsheng}")"])
             })
         let group = ServiceGroup(configuration: .init(
             services: [
@@ -90,6 +115,10 @@ struct GatewayCommand: AsyncParsableCommand {
             logger: logger))
         try await group.run()
         try? producer.flush(timeout: .seconds(10))
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     private func resolvedKeys(_ environment: [String: String]) throws -> APIKeys {

@@ -1,4 +1,5 @@
 import CardDomain
+import HTTPTypes
 import Hummingbird
 
 /// The request context of the gateway: Hummingbird's core storage plus the caller's channel,
@@ -15,20 +16,24 @@ public struct GatewayContext: RequestContext {
 }
 
 /// API key and rate limit in front of every `/v1/` path: no or an unknown key is 401, a key over its
-/// rate is 429 with `Retry-After`. `/openapi.json`, `/healthz` and `/readyz` stay open.
+/// rate is 429 with `Retry-After`. `/openapi.json`, `/healthz`, `/readyz`, `/metrics` and the pages stay open.
+///
+/// With pages on (``PageSessions``), a request without `Authorization` that names its channel in
+/// `X-Card-Portal` and carries that channel's live session cookie is the channel's, under the same rate limit.
 struct PortalAccess: RouterMiddleware {
     typealias Context = GatewayContext
 
     let keys: APIKeys
     let limiter: RateLimiter
+    var sessions: PageSessions? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.uri.path.hasPrefix("/v1/") else { return try await next(request, context) }
-        guard let key = APIKeys.presentedKey(authorization: request.headers[.authorization]),
-              let channel = keys.channel(forKey: key) else {
+        guard let channel = caller(request) else {
             return GatewayError.unauthorized().response
         }
         if case .limited(let seconds) = limiter.take(channel) {
+            GatewayMetrics.rateLimited(channel)
             context.logger.notice("rate limited", metadata: ["channel": "\(channel.rawValue)", "retry_after_seconds": "\(seconds)"])
             return GatewayError.rateLimited(retryAfterSeconds: seconds).response
         }
@@ -36,6 +41,17 @@ struct PortalAccess: RouterMiddleware {
         context.channel = channel
         context.logger[metadataKey: "channel"] = "\(channel.rawValue)"
         return try await next(request, context)
+    }
+
+    /// The channel of the key presented, else of the page session named by `X-Card-Portal`.
+    private func caller(_ request: Request) -> Channel? {
+        if let authorization = request.headers[.authorization] {
+            return APIKeys.presentedKey(authorization: authorization).flatMap(keys.channel(forKey:))
+        }
+        guard let sessions, let name = HTTPField.Name(PageSessions.header),
+              let claimed = request.headers[name].flatMap(Channel.init(rawValue:)),
+              let token = request.cookies[PageSessions.cookieName(claimed)]?.value else { return nil }
+        return sessions.channel(claimed: claimed, token: token)
     }
 }
 

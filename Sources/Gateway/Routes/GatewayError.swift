@@ -96,6 +96,11 @@ public struct GatewayError: Error, Sendable, Encodable {
         public static let viewsLoading = "VIEWS_LOADING"
         public static let kafkaUnavailable = "KAFKA_UNAVAILABLE"
         public static let pathNotFound = "PATH_NOT_FOUND"
+        public static let uploadTooLarge = "UPLOAD_TOO_LARGE"
+        public static let uploadMediaTypeUnsupported = "UPLOAD_MEDIA_TYPE_UNSUPPORTED"
+        public static let uploadDigestMismatch = "UPLOAD_DIGEST_MISMATCH"
+        public static let uploadStorageUnavailable = "UPLOAD_STORAGE_UNAVAILABLE"
+        public static let attachmentNotUploaded = "ATTACHMENT_NOT_UPLOADED"
     }
 }
 

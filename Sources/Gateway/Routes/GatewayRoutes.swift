@@ -10,7 +10,9 @@ import Logging
 /// - `POST /v1/submissions`: stateless intake rules, then `card.submission`; idempotent by `submission_id`;
 /// - `GET /v1/applications/{application_id}`: status history, ETag, long poll with `?wait=`;
 /// - `GET /v1/catalogues`, `GET /v1/branches?bank=&district=`;
-/// - `GET /openapi.json`, `/healthz`, `/readyz` without a key.
+/// - `PUT /v1/uploads/{sha256}`: the bytes behind a claim check (``UploadStore``);
+/// - `GET /openapi.json`, `/healthz`, `/readyz`, `/metrics` without a key; the reference pages with `--pages`
+///   (``PortalPages``).
 public enum GatewayRoutes {
     /// The routes, separate from the listener so tests can drive them in memory.
     /// - Parameter now: the clock the rules see (Beijing day for ages).
@@ -18,10 +20,13 @@ public enum GatewayRoutes {
                               limiter: RateLimiter? = nil,
                               now: @escaping @Sendable () -> Date = { Date() }) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        // Outermost, so refusals (401, 429, 404) are counted too; labels are route templates, not paths.
+        if configuration.metrics != nil { router.add(middleware: MetricsMiddleware()) }
         router.add(middleware: UnmatchedRouteAsJSON())
         router.add(middleware: PortalAccess(
             keys: configuration.keys,
-            limiter: limiter ?? RateLimiter(rate: configuration.requestsPerSecond, burst: configuration.burst)))
+            limiter: limiter ?? RateLimiter(rate: configuration.requestsPerSecond, burst: configuration.burst),
+            sessions: configuration.pages?.sessions))
         let handlers = Handlers(configuration: configuration, views: views, publisher: publisher, now: now)
 
         router.post("/v1/eligibility") { request, context in await handlers.eligibility(request, context) }
@@ -29,6 +34,17 @@ public enum GatewayRoutes {
         router.get("/v1/applications/:application_id") { request, context in await handlers.application(request, context) }
         router.get("/v1/catalogues") { _, _ in JSONResponse.make(.ok, CataloguesBody.current) }
         router.get("/v1/branches") { request, _ in handlers.branches(request) }
+        router.put("/v1/uploads/:sha256") { request, context in await handlers.upload(request, context) }
+        if let pages = configuration.pages { pages.templates.register(on: router, sessions: pages.sessions) }
+        if let registry = configuration.metrics {
+            router.get("/metrics") { _, _ in
+                GatewayMetrics.views(loaded: views.isLoaded, counts: views.counts)
+                var buffer: [UInt8] = []
+                registry.emit(into: &buffer)
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+            }
+        }
 
         let document = OpenAPIDocument.bytes
         router.get("/openapi.json") { _, _ in
@@ -64,13 +80,17 @@ struct Handlers: Sendable {
 
     /// The body, or 413 when over the limit (by `Content-Length` at once, else while reading).
     func body(_ request: Request) async -> Result<[UInt8], GatewayError> {
-        let limit = configuration.maxBodyBytes
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { return .failure(.tooLarge(limit: limit)) }
+        await body(request, limit: configuration.maxBodyBytes, tooLarge: GatewayError.tooLarge(limit:))
+    }
+
+    /// The body up to `limit` bytes, else `tooLarge(limit)`.
+    func body(_ request: Request, limit: Int, tooLarge: (Int) -> GatewayError) async -> Result<[UInt8], GatewayError> {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { return .failure(tooLarge(limit)) }
         do {
             let buffer = try await request.body.collect(upTo: limit)
             return .success(Array(buffer.readableBytesView))
         } catch {
-            return .failure(.tooLarge(limit: limit))
+            return .failure(tooLarge(limit))
         }
     }
 
@@ -167,6 +187,9 @@ struct Handlers: Sendable {
                                 message: count == 1 ? parsed.reasons[0].message : "申请有\(count)项不符合要求，请逐项修改后重新提交",
                                 reasons: parsed.reasons).response
         }
+        // Claim checks naming this gateway's uploads must name what the channel uploaded (the bytes are there).
+        let unmatched = unmatchedClaimChecks(.object(top), channel: channel)
+        guard unmatched.isEmpty else { return GatewayError.attachmentsNotUploaded(unmatched).response }
         let application = GatewayViews.Application(
             applicationID: id, applicantIDNumber: submission.applicant.idNumber, channel: channel, digest: digest)
         switch views.claim(application) {

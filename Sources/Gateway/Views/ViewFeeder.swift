@@ -4,6 +4,7 @@ import Foundation
 import Kafka
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Keeps ``GatewayViews`` from Kafka: reads `registry.persons`, `bank.branches`, `card.submission`
 /// and `card.status` from the oldest record each partition holds, without a consumer group (every
@@ -38,6 +39,7 @@ public final class ViewFeeder: Service, Sendable {
 
         // MARK: Assign every partition from its low watermark; remember where "caught up" is.
         var targets: [TopicPartitionOffset: Int64] = [:]
+        var assigned: [TopicPartitionOffset] = []
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let assignment = try await Self.blocking { () throws -> ([TopicPartitionOffset], [TopicPartitionOffset: Int64]) in
@@ -55,6 +57,7 @@ public final class ViewFeeder: Service, Sendable {
                     return (start, high)
                 }
                 try consumer.assign(assignment.0)
+                assigned = assignment.0
                 targets = assignment.1
                 break
             } catch {
@@ -65,10 +68,28 @@ public final class ViewFeeder: Service, Sendable {
         logger.info("gateway views reading", metadata: ["partitions.to_catch_up": "\(targets.count)"])
         if targets.isEmpty { views.markLoaded() }
 
+        // MARK: Freshness for /metrics, beside the loop (watermark queries must never delay applying)
+        let applied = AppliedOffsets(assigned)
+        let views = self.views
+        let freshness = Task {
+            var caughtUpAt: Double?
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.freshnessInterval)
+                if Task.isCancelled { break }
+                if let behind = try? await Self.blocking({ try applied.recordsBehind(admin: admin) }) {
+                    if behind == 0 { caughtUpAt = Date().timeIntervalSince1970 }
+                    GatewayMetrics.viewsBehind(records: behind, caughtUpAt: caughtUpAt)
+                }
+                GatewayMetrics.views(loaded: views.isLoaded, counts: views.counts)
+            }
+        }
+        defer { freshness.cancel() }
+
         // MARK: Apply until shutdown
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let result = try await Self.blocking { consumer.poll(maxMessages: 5000, timeout: .milliseconds(100)) }
             let day = today()
+            applied.advance(result.messages.map { (TopicPartitionOffset(topic: $0.topic, partition: $0.partition), $0.offset + 1) })
             for message in result.messages {
                 if case .refused(let cause) = views.apply(topic: message.topic, key: message.key, value: message.value, today: day) {
                     logger.warning("record not usable for the gateway's views", metadata: [
@@ -94,10 +115,42 @@ public final class ViewFeeder: Service, Sendable {
         }
     }
 
+    /// How often the views' freshness is measured (one watermark query per viewed partition).
+    static let freshnessInterval: Duration = .seconds(10)
+
     /// Runs a blocking librdkafka call off the cooperative pool.
     static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }
+    }
+}
+
+/// The next offset the views will apply per viewed partition (the start offset until a record is
+/// applied), shared between the apply loop and the freshness measurement.
+final class AppliedOffsets: Sendable {
+    private let next: Mutex<[TopicPartitionOffset: Int64]>
+
+    /// - Parameter start: the assignment, each partition with the offset reading starts from.
+    init(_ start: [TopicPartitionOffset]) {
+        next = Mutex(Dictionary(start.map { ($0.withoutOffset, $0.offset ?? 0) }, uniquingKeysWith: { first, _ in first }))
+    }
+
+    func advance(_ offsets: [(TopicPartitionOffset, Int64)]) {
+        guard !offsets.isEmpty else { return }
+        next.withLock { next in
+            for (partition, offset) in offsets where offset > next[partition] ?? 0 { next[partition] = offset }
+        }
+    }
+
+    /// Σ over the partitions of high watermark − next offset to apply (never below the low watermark). Blocking.
+    func recordsBehind(admin: KafkaAdmin) throws -> Int64 {
+        let snapshot = next.withLock { $0 }
+        var behind: Int64 = 0
+        for (partition, offset) in snapshot {
+            let marks = try admin.watermarks(topic: partition.topic, partition: partition.partition, timeout: .seconds(2))
+            behind += max(0, marks.high - max(offset, marks.low))
+        }
+        return behind
     }
 }

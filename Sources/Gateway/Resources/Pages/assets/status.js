@@ -1,0 +1,2 @@
+'use strict';
+Portal.followStatus(document.getElementById('application-id').textContent);
