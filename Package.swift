@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "identity-worker", targets: ["IdentityWorker"]),
         .executable(name: "routing-worker", targets: ["RoutingWorker"]),
         .executable(name: "production-worker", targets: ["ProductionWorker"]),
+        .executable(name: "card-c-relay", targets: ["CRelayBaseline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +35,13 @@ let package = Package(
             name: "CRdKafka",
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
+        ),
+
+        /// `card-c-relay`: one relay hop in plain C over librdkafka, the C-speed baseline `fleet bench` runs.
+        .executableTarget(
+            name: "CRelayBaseline",
+            dependencies: ["CRdKafka"],
+            linkerSettings: [.linkedLibrary("rdkafka")]
         ),
 
         // MARK: - Libraries

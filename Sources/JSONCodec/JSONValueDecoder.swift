@@ -137,6 +137,37 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return try Scalar.decode(type, value, codingPath + [key])
     }
 
+    // The scalar requirements, implemented directly: otherwise each String or Int field goes
+    // through the generic `decode<T>` and `Scalar.decode`'s chain of dynamic casts (`is`/`as!`),
+    // which perf showed among the tree decoder's largest costs.
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try Scalar.string(try value(key), codingPath + [key]) }
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try Scalar.bool(try value(key), codingPath + [key]) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try Scalar.integer(Int.self, try value(key), codingPath + [key]) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try Scalar.integer(Int64.self, try value(key), codingPath + [key]) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try Scalar.integer(Int32.self, try value(key), codingPath + [key]) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try Scalar.double(try value(key), codingPath + [key]) }
+
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        return try Scalar.string(value, codingPath + [key])
+    }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        return try Scalar.bool(value, codingPath + [key])
+    }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
+        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        return try Scalar.integer(Int.self, value, codingPath + [key])
+    }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
+        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        return try Scalar.integer(Int64.self, value, codingPath + [key])
+    }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        return try Scalar.double(value, codingPath + [key])
+    }
+
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
         -> KeyedDecodingContainer<NestedKey> {
         try TreeDecoder(value: try value(key), codingPath: codingPath + [key]).container(keyedBy: type)
@@ -211,4 +242,10 @@ private struct SingleContainer: SingleValueDecodingContainer {
 
     func decodeNil() -> Bool { value.isNull }
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try Scalar.decode(type, value, codingPath) }
+    // Raw-value enums, timestamps and dates decode a String here: straight, without the casts.
+    func decode(_ type: String.Type) throws -> String { try Scalar.string(value, codingPath) }
+    func decode(_ type: Bool.Type) throws -> Bool { try Scalar.bool(value, codingPath) }
+    func decode(_ type: Int.Type) throws -> Int { try Scalar.integer(Int.self, value, codingPath) }
+    func decode(_ type: Int64.Type) throws -> Int64 { try Scalar.integer(Int64.self, value, codingPath) }
+    func decode(_ type: Double.Type) throws -> Double { try Scalar.double(value, codingPath) }
 }

@@ -17,23 +17,25 @@ package struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Hosts an embedded broker with the topics of Topics/ and generates --applications valid submissions for scaled \
             demo families (see ScaledPopulation). (a) Four `fleet bench-relay` children relay the same submissions over five \
-            topics of the same partition count, no processing. (b) The four worker executables run as children, the \
+            topics of the same partition count, no processing; (c), run right after it, is the same relay in plain C \
+            (`card-c-relay`, Sources/CRelayBaseline), the C-speed baseline. (b) The four worker executables run as children, the \
             registry and branches are seeded, and the submissions go to card.submission; the bank simulator is off, so an \
             application ends at its card order (in_production). Both phases keep at most --window records in flight (or \
             pace at --rate), so no partition's backlog nears the broker's ~5 MiB retention; outputs are read live. \
             Prints as its headline the CPU each process used per application (and per relayed record): user + system time from \
             /proc/<pid>/stat of every worker and relay hop, and of this process (embedded broker, feeder, reader), \
-            from the phase's first record to its end, divided by the count. Then applications/s, the ratio fleet/relay, latency from submission to `routed` and to the card order \
+            from the phase's first record to its end, divided by the count. Then applications/s, the ratios fleet/relay, fleet/C relay and Swift relay/C relay, latency from submission to `routed` and to the card order \
             (Kafka timestamps of the outputs against the moment each submission was handed to the producer), each \
             worker's peak RSS; writes --json and a --plot PNG (Python matplotlib). Exits non-zero when any application \
-            is lost, duplicated or ends wrongly, or the relay loses a record.
+            is lost, duplicated or ends wrongly, or a relay loses a record.
             """)
 
     @Option(help: "Applications to submit (and records to relay).") var applications = 20_000
     @Option(help: "Pace the fleet's submissions at this many per second (a latency run); default: as fast as the window allows.")
     var rate: Double?
     @Option(help: "Most records in flight (submitted, not yet at their end); default: from the broker's retention.") var window: Int?
-    @Flag(help: "Skip the relay phase (a).") var skipRelay = false
+    @Flag(help: "Skip both relay phases (a) and (c).") var skipRelay = false
+    @Flag(help: "Skip the C relay phase (c) only.") var skipCRelay = false
     @Option(help: "Demo families per generation of the scaled population.") var families = 2000
     @Option(help: "Worker batch size (--batch-size of each worker; the relay's poll batch).") var batchSize = 500
     @Option(name: .customLong("worker-kafka-property"), parsing: .singleValue,
@@ -95,16 +97,24 @@ package struct BenchCommand: AsyncParsableCommand {
                                  batchSize: batchSize, rate: rate, window: window)
         let probe = try LagProbe(bootstrapServers: fleet.servers, logger: logger)
 
-        // MARK: (a) Relay
+        // MARK: (a) Swift relay, (c) C relay
         if !skipRelay {
-            result.relay = try measureRelay(fleet: fleet, input: input, partitions: partitions, window: window, probe: probe,
+            result.relay = try measureRelay(.swift, fleet: fleet, input: input, partitions: partitions, window: window, probe: probe,
                                             directory: directory, logger: logger)
+            if !skipCRelay {
+                result.cRelay = try measureRelay(.c, fleet: fleet, input: input, partitions: partitions, window: window, probe: probe,
+                                                 directory: directory, logger: logger)
+            }
         }
 
         // MARK: (b) Fleet
         let fleetPhase = try measureFleet(fleet: fleet, population: population, input: input, window: window, probe: probe, logger: logger)
         result.fleet = fleetPhase.figures
         if let relay = result.relay?.rate, let fleetRate = result.fleet?.rate, relay > 0 { result.ratio = fleetRate / relay }
+        if let cRelay = result.cRelay?.rate, cRelay > 0 {
+            result.ratioToC = result.fleet?.rate.map { $0 / cRelay }
+            result.swiftRelayToC = result.relay?.rate.map { $0 / cRelay }
+        }
 
         // MARK: Report
         result.loadAverage = BenchResult.currentLoadAverage()
@@ -113,8 +123,9 @@ package struct BenchCommand: AsyncParsableCommand {
         for line in result.report() { Terminal.say(line) }
         for line in fleetPhase.verification.lines { Terminal.say(line) }
         var ok = true
-        if let relay = result.relay, let problem = relay.problem {
-            Terminal.say("FAILED: relay: \(problem)")
+        for (label, relay) in [("relay", result.relay), ("C relay", result.cRelay)] {
+            guard let problem = relay?.problem else { continue }
+            Terminal.say("FAILED: \(label): \(problem)")
             ok = false
         }
         for violation in fleetPhase.verification.violations {
@@ -126,7 +137,7 @@ package struct BenchCommand: AsyncParsableCommand {
             ok = false
         }
         result.ok = ok
-        result.violations = fleetPhase.verification.violations + [result.relay?.problem, fleetPhase.problem].compactMap { $0 }
+        result.violations = fleetPhase.verification.violations + [result.relay?.problem, result.cRelay?.problem, fleetPhase.problem].compactMap { $0 }
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -145,11 +156,31 @@ package struct BenchCommand: AsyncParsableCommand {
         return ok
     }
 
-    // MARK: - (a) The raw relay
+    // MARK: - (a) and (c): the raw relays
 
-    private func measureRelay(fleet: FleetUnderTest, input: [ScaledPopulation.Application], partitions: Int32, window: Int,
+    /// Which relay a phase runs: the same protocol (poll a batch, send it, wait for every delivery
+    /// report, commit asynchronously) and the same client settings in both.
+    enum RelayKind {
+        /// `fleet bench-relay`: Swift over this package's Kafka wrapper, the cost every worker pays too.
+        case swift
+        /// `card-c-relay` (Sources/CRelayBaseline): plain C over librdkafka, the C-speed baseline.
+        case c
+
+        var label: String { self == .swift ? "relay" : "c-relay" }
+        var phase: String { self == .swift ? "[relay]" : "[c-relay]" }
+
+        func command(servers: String, from: String, to: String, group: String, batchSize: Int) -> (URL, [String]) {
+            let flags = ["--brokers", servers, "--from", from, "--to", to, "--group", group, "--batch-size", "\(batchSize)"]
+            switch self {
+            case .swift: return (BuildProducts.executable("fleet"), ["bench-relay"] + flags)
+            case .c: return (BuildProducts.executable("card-c-relay"), flags)
+            }
+        }
+    }
+
+    private func measureRelay(_ kind: RelayKind, fleet: FleetUnderTest, input: [ScaledPopulation.Application], partitions: Int32, window: Int,
                               probe: LagProbe, directory: URL, logger: Logger) throws -> BenchResult.Relay {
-        let topics = (0...4).map { "bench.relay.\($0)" }
+        let topics = (0...4).map { "bench.\(kind.label).\($0)" }
         for topic in topics { try fleet.cluster.createTopic(TopicSpec(name: topic, partitions: partitions)) }
         let admin = probe.kafkaAdmin
         func count(_ topic: String) throws -> (total: Int64, lowMax: Int64) {
@@ -162,13 +193,13 @@ package struct BenchCommand: AsyncParsableCommand {
             relays.forEach { $0.wait(timeout: .seconds(15)) }
         }
         for hop in 0..<4 {
+            let (executable, arguments) = kind.command(servers: fleet.servers, from: topics[hop], to: topics[hop + 1],
+                                                       group: "bench-\(kind.label)-\(hop)", batchSize: batchSize)
             relays.append(try ChildProcess(
-                name: "relay-\(hop)", executable: BuildProducts.executable("fleet"),
-                arguments: ["bench-relay", "--brokers", fleet.servers, "--from", topics[hop], "--to", topics[hop + 1],
-                            "--group", "bench-relay-\(hop)", "--batch-size", "\(batchSize)"],
-                logFile: fleet.logDirectory.appendingPathComponent("relay-\(hop).log")))
+                name: "\(kind.label)-\(hop)", executable: executable, arguments: arguments,
+                logFile: fleet.logDirectory.appendingPathComponent("\(kind.label)-\(hop).log")))
         }
-        let feeder = try Feeder(servers: fleet.servers, clientID: "bench-relay-feeder", logger: logger)
+        let feeder = try Feeder(servers: fleet.servers, clientID: "bench-\(kind.label)-feeder", logger: logger)
         // Warm-up: a few records through all four hops, so every relay has joined its group.
         let warmUp = 48
         for i in 0..<warmUp { feeder.enqueue(ProducerRecord(topic: topics[0], key: input[i % input.count].key, value: input[i % input.count].value), label: "warm-up") }
@@ -178,7 +209,7 @@ package struct BenchCommand: AsyncParsableCommand {
             if let dead = relays.first(where: { !$0.isRunning }) { throw FleetRunError("\(dead.name) exited during warm-up") }
             usleep(50_000)
         }
-        Terminal.say("[relay] 4 hops ready; relaying \(input.count) records")
+        Terminal.say("\(kind.phase) 4 hops ready; relaying \(input.count) records")
 
         let target = Int64(warmUp + input.count)
         var figures = BenchResult.Relay(records: input.count)
@@ -208,7 +239,7 @@ package struct BenchCommand: AsyncParsableCommand {
             }
             if now - lastProgress >= .milliseconds(Int64(progressEvery * 1000)) {
                 lastProgress = now
-                Terminal.say("[relay] \(RunFormat.seconds((now - start).seconds)) s: fed \(next)/\(input.count), through 4 hops \(Int(output) - warmUp)")
+                Terminal.say("\(kind.phase) \(RunFormat.seconds((now - start).seconds)) s: fed \(next)/\(input.count), through 4 hops \(Int(output) - warmUp)")
             }
             if let dead = relays.first(where: { !$0.isRunning }) {
                 figures.problem = "\(dead.name) exited (status \(dead.exitStatus ?? -1)); see \(dead.logFile?.path ?? "-")"
@@ -232,7 +263,7 @@ package struct BenchCommand: AsyncParsableCommand {
             if c != target { figures.problem = (figures.problem.map { $0 + "; " } ?? "") + "\(topic) holds \(c) records, expected \(target)" }
             if i == 0, !feeder.failed.isEmpty { figures.problem = "\(feeder.failed.count) input record(s) not delivered" }
         }
-        Terminal.say("[relay] \(input.count) records through 4 hops in \(RunFormat.seconds(elapsed)) s: \(RunFormat.rate(figures.rate)) msgs/s end to end")
+        Terminal.say("\(kind.phase) \(input.count) records through 4 hops in \(RunFormat.seconds(elapsed)) s: \(RunFormat.rate(figures.rate)) msgs/s end to end")
         return figures
     }
 
@@ -428,8 +459,14 @@ struct BenchResult: Codable {
     var rate: Double?
     var window: Int
     var relay: Relay?
+    /// The same relay in plain C (`card-c-relay`), phase (c).
+    var cRelay: Relay?
     var fleet: Fleet?
     var ratio: Double?
+    /// Fleet applications/s ÷ C relay msgs/s (issue 14's target: ≥ 0.4).
+    var ratioToC: Double?
+    /// Swift relay msgs/s ÷ C relay msgs/s: the wrapper's own per-message cost.
+    var swiftRelayToC: Double?
     var ok = false
     var violations: [String] = []
     var host = ProcessInfo.processInfo.hostName
@@ -447,10 +484,11 @@ struct BenchResult: Codable {
         var lines = ["bench result: \(applications) applications × \(averageBytes) bytes, \(partitions) partitions, batch \(batchSize)"
                      + (workerKafkaProperties.isEmpty ? "" : ", workers with \(workerKafkaProperties.joined(separator: " "))")
                      + (rate.map { ", paced at \(Int($0))/s" } ?? ", window \(window)")]
-        if let relay {
-            lines.append("(a) raw relay, 4 hops: \(RunFormat.rate(relay.rate)) msgs/s end to end (\(RunFormat.seconds(relay.seconds)) s), relay peak RSS \(RunFormat.mib(relay.peakRSS)) MiB")
+        for (phase, name, relay) in [("(a)", "raw Swift relay", relay), ("(c)", "raw C relay", cRelay)] {
+            guard let relay else { continue }
+            lines.append("\(phase) \(name), 4 hops: \(RunFormat.rate(relay.rate)) msgs/s end to end (\(RunFormat.seconds(relay.seconds)) s), relay peak RSS \(RunFormat.mib(relay.peakRSS)) MiB")
             if !relay.cpuMsPerRecord.isEmpty {
-                lines.append("(a) CPU per record, ms (user+system from /proc): "
+                lines.append("\(phase) CPU per record, ms (user+system from /proc): "
                              + relay.cpuMsPerRecord.sorted { $0.key < $1.key }.map { "\($0.key) \(Self.cpu($0.value))" }.joined(separator: ", ")
                              + "; 4 hops \(Self.cpu(relay.cpuMsPerRecord.values.reduce(0, +)))"
                              + "; bench process (broker, feeder) \(relay.benchCPUMsPerRecord.map(Self.cpu) ?? "-")")
@@ -469,6 +507,10 @@ struct BenchResult: Codable {
             }
             lines.append("(b) fleet, 4 stages: \(RunFormat.rate(fleet.rate)) applications/s to the card order (\(RunFormat.seconds(fleet.seconds)) s)")
             lines.append("ratio b/a: \(ratio.map { String(format: "%.2f", $0) } ?? "-") (target ≥ 0.70)" + (rate != nil ? " — a paced run: b is the pace, not the capacity" : ""))
+            if cRelay != nil {
+                lines.append("ratio b/c (fleet to C relay): \(ratioToC.map { String(format: "%.2f", $0) } ?? "-") (target ≥ 0.40); "
+                             + "a/c (Swift relay to C relay): \(swiftRelayToC.map { String(format: "%.2f", $0) } ?? "-")")
+            }
             for (label, latency) in [("submission → routed", fleet.latencyRouted), ("submission → card order", fleet.latencyOrder),
                                      ("submission → routed, submitted after the first 10 s", fleet.latencyRoutedAfterWarmUp)] {
                 guard let latency else { continue }

@@ -22,9 +22,15 @@ fig.suptitle(title)
 if panels == 3:
     ax = axes[i]; i += 1
     t = [s["t"] for s in relay["timeline"]]
-    ax.plot(t, [s["rate"] for s in relay["timeline"]], label="relay output (4th hop) msgs/s", color="tab:gray")
+    ax.plot(t, [s["rate"] for s in relay["timeline"]], label="Swift relay output (4th hop) msgs/s", color="tab:gray")
+    c_relay = result.get("cRelay") or {}
+    if c_relay.get("timeline"):
+        ax.plot([s["t"] for s in c_relay["timeline"]], [s["rate"] for s in c_relay["timeline"]],
+                label="C relay output (4th hop) msgs/s", color="black", linestyle="--")
     rate = relay.get("rate")
-    ax.set_title(f"(a) raw librdkafka 4-hop relay: {rate:,.0f} msgs/s end to end" if rate else "(a) raw relay")
+    c_rate = c_relay.get("rate")
+    ax.set_title((f"(a) Swift 4-hop relay: {rate:,.0f} msgs/s end to end" if rate else "(a) raw relay")
+                 + (f"; (c) C relay: {c_rate:,.0f} msgs/s" if c_rate else ""))
     ax.set_xlabel("seconds"); ax.set_ylabel("msgs/s"); ax.legend(loc="lower right"); ax.grid(alpha=0.3)
 tl = fleet.get("timeline", [])
 t = [s["t"] for s in tl]
@@ -34,7 +40,9 @@ ax.plot(t, [s["routedRate"] for s in tl], label="routed/s")
 ax.plot(t, [s["ordersRate"] for s in tl], label="card orders/s")
 rate = fleet.get("rate")
 ratio = result.get("ratio")
-ax.set_title("(b) fleet throughput" + (f": {rate:,.0f} applications/s" if rate else "") + (f", ratio b/a {ratio:.2f}" if ratio else ""))
+ratio_c = result.get("ratioToC")
+ax.set_title("(b) fleet throughput" + (f": {rate:,.0f} applications/s" if rate else "") + (f", ratio b/a {ratio:.2f}" if ratio else "")
+             + (f", b/c {ratio_c:.2f}" if ratio_c else ""))
 ax.set_xlabel("seconds"); ax.set_ylabel("applications/s"); ax.legend(loc="lower right"); ax.grid(alpha=0.3)
 ax = axes[i]
 for worker in ["intake", "identity", "routing", "production"]:

@@ -58,6 +58,17 @@ struct BenchChaosHostileTests {
         #expect(Set(cpu.keys) == Set(FleetUnderTest.workerNames) && cpu.values.allSatisfy { $0 > 0 }, "CPU of every worker: \(cpu)")
         let relayCPU = relay?["cpuMsPerRecord"] as? [String: Double] ?? [:]
         #expect(relayCPU.count == 4 && relayCPU.values.allSatisfy { $0 > 0 }, "CPU of every relay hop: \(relayCPU)")
+        // The C-speed baseline ran in the same run, relayed every record, and the ratios were computed from it.
+        let cRelay = json?["cRelay"] as? [String: Any]
+        #expect((cRelay?["rate"] as? Double ?? 0) > 0 && cRelay?["problem"] == nil, "C relay: \(String(describing: cRelay))")
+        let cRelayCPU = cRelay?["cpuMsPerRecord"] as? [String: Double] ?? [:]
+        // A C hop relays 500 records in less than /proc's 10 ms tick, so one hop may read 0; the four together cannot.
+        #expect(Set(cRelayCPU.keys) == ["c-relay-0", "c-relay-1", "c-relay-2", "c-relay-3"]
+                && cRelayCPU.values.allSatisfy { $0 >= 0 } && cRelayCPU.values.reduce(0, +) > 0,
+                "CPU of every C relay hop: \(cRelayCPU)")
+        #expect((json?["ratioToC"] as? Double ?? 0) > 0 && (json?["swiftRelayToC"] as? Double ?? 0) > 0)
+        #expect(run.output.contains("(c) raw C relay, 4 hops: "))
+        #expect(run.output.contains("ratio b/c (fleet to C relay): "))
         #expect(run.output.contains("(b) CPU per application, ms (user+system from /proc): intake "))
         #expect(json?["ok"] as? Bool == true)
 
