@@ -167,7 +167,10 @@ struct IntakeSchemaTests {
         for code in ReasonCode.allCases {
             #expect(!Reason(code: code, field: "applicant.name").message.isEmpty)
         }
-        #expect(ReasonMessages.fieldLabel("agent.documents.id_front") == "代办人身份证人像面")
+        // The user guide's labels: 正面 is the national-emblem side, 背面 the personal-information side.
+        #expect(ReasonMessages.fieldLabel("agent.documents.id_front") == "代办人身份证正面（国徽面）")
+        #expect(ReasonMessages.fieldLabel("agent.documents.id_back") == "代办人身份证背面（个人信息面）")
+        #expect(ReasonMessages.fieldLabel("documents.id_front") == "身份证正面（国徽面）")
         #expect(ReasonMessages.fieldLabel("card.functions[1]") == "卡片功能第2项")
         #expect(Reason(code: .schemaInvalid, field: "applicant.birth_date").message.contains("申请人出生日期"))
     }

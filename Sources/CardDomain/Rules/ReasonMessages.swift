@@ -67,7 +67,7 @@ public enum ReasonMessages {
     }
 
     /// A Chinese name for a dotted field path, built segment by segment
-    /// (`agent.documents.id_front` → 代办人身份证人像面); unknown segments stay as written.
+    /// (`agent.documents.id_front` → 代办人身份证正面（国徽面）, the user guide's wording); unknown segments stay as written.
     public static func fieldLabel(_ field: String) -> String {
         var label = ""
         for segment in field.split(separator: ".") {
@@ -96,7 +96,7 @@ public enum ReasonMessages {
         "occupation": "职业", "district": "所属区", "address": "居住地址", "landline": "固定电话",
         "household": "户口簿信息", "agent_is_householder": "代办人是否为户主",
         "same_booklet": "是否与申请人同一户口簿",
-        "documents": "", "photo": "照片", "id_front": "身份证人像面", "id_back": "身份证国徽面",
+        "documents": "", "photo": "照片", "id_front": "身份证正面（国徽面）", "id_back": "身份证背面（个人信息面）",
         "birth_certificate": "出生医学证明", "householder_page": "户口簿首页",
         "applicant_page": "户口簿申请人页", "householder_own_page": "户口簿户主本人页",
         "applicant_change_page": "户口簿申请人变更页", "householder_change_page": "户口簿户主变更页",
