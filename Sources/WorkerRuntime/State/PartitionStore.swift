@@ -32,6 +32,7 @@ final class PartitionStore {
         Self.registerRuntimeMigrations(&migrator)
         handler.migrate(&migrator)
         try migrator.migrate(database)
+        try database.read(PrimaryKeyCheck.verify)
     }
 
     static func registerRuntimeMigrations(_ migrator: inout DatabaseMigrator) {
