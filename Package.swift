@@ -36,6 +36,12 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        /// SQLite's session extension (changesets) over opaque pointers, for the state changelog;
+        /// the system libsqlite3 GRDB links (Debian's exports sqlite3session_*/sqlite3changeset_*).
+        .target(
+            name: "CSQLiteSession",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
 
         /// `card-c-relay`: one relay hop in plain C over librdkafka, the C-speed baseline `fleet bench` runs.
         .executableTarget(
@@ -59,6 +65,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        /// Records a GRDB transaction's row changes as a changeset and applies one to another file.
+        .target(
+            name: "SQLiteChangeset",
+            dependencies: ["CSQLiteSession", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         /// The effectively-once loop every worker runs.
         .target(
             name: "WorkerRuntime",
@@ -66,6 +77,7 @@ let package = Package(
                 "Kafka",
                 "CardDomain",
                 "JSONCodec",
+                "SQLiteChangeset",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -276,7 +288,7 @@ let package = Package(
         .testTarget(
             name: "WorkerRuntimeTests",
             dependencies: [
-                "WorkerRuntime", "Kafka", "FleetSupport", "CountWorker", "Fleet",
+                "WorkerRuntime", "Kafka", "FleetSupport", "CountWorker", "Fleet", "SQLiteChangeset",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

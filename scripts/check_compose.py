@@ -13,7 +13,7 @@ variables interpolated the way Compose does (${VAR:-default}):
   `.executable(name:)`) and the Dockerfile copies into the image; its flags appear in the
   executable's (sub)command `--help`, and every CARD_* variable it is given (compose environment,
   Dockerfile ENV) is one that `--help` documents ("Env: CARD_…");
-- workers: restart policy, a named volume at CARD_STATE_DIR, a health check on /healthz of
+- workers: restart policy, an anonymous volume (one per instance) at CARD_STATE_DIR, a health check on /healthz of
   CARD_OPS_PORT, CARD_OPS_HOST 0.0.0.0 (the default is loopback), and Prometheus scrapes them on that port;
 - a published `fleet ops` page listens on 0.0.0.0 (its default is loopback);
 - Prometheus alert rules (the mounted alerts.yml): each named, with expr, severity and summary, and
@@ -265,6 +265,8 @@ def check_config(c, root, compose_path, env, label, helps, executables):
             c.check(dep in all_services, f"[{label}] {name}: depends on unknown service {dep}")
             c.check(dep in services, f"[{label}] {name}: depends on {dep}, whose profile is off")
         for mount in s.get("volumes") or []:
+            if isinstance(mount, dict) and mount.get("type") == "volume" and not mount.get("source"):
+                continue  # anonymous: one per container
             source = (mount.split(":")[0] if isinstance(mount, str) else mount.get("source", ""))
             if source.startswith(".") or source.startswith("/"):
                 c.check(os.path.exists(os.path.join(root, source)), f"[{label}] {name}: bind mount {source} does not exist")
@@ -304,10 +306,15 @@ def check_config(c, root, compose_path, env, label, helps, executables):
         if exe.endswith("-worker"):
             worker_help_union += help_text
             c.check(s.get("restart") in ("always", "unless-stopped"), f"[{label}] {name}: a worker should restart (always/unless-stopped)")
+            # Each instance has a state volume of its own (issue 13: the state follows its partition
+            # through the changelog): an anonymous volume, so every replica of --scale gets one. A
+            # named volume would be shared by the replicas, the one-host layout this replaced.
             state_dir = env.get("CARD_STATE_DIR")
-            mounts = {m.split(":")[1]: m.split(":")[0] for m in s.get("volumes") or [] if isinstance(m, str) and ":" in m}
-            c.check(state_dir and state_dir in mounts and mounts[state_dir] in volumes,
-                    f"[{label}] {name}: no named volume mounted at CARD_STATE_DIR ({state_dir})")
+            own = [m for m in s.get("volumes") or [] if isinstance(m, dict) and m.get("type") == "volume"
+                   and not m.get("source") and m.get("target") == state_dir]
+            c.check(state_dir and own,
+                    f"[{label}] {name}: no volume of its own at CARD_STATE_DIR ({state_dir}): mount an anonymous volume "
+                    f"(type: volume, target: {state_dir}) so each instance of --scale has one")
             port = env.get("CARD_OPS_PORT")
             test = " ".join(as_list((s.get("healthcheck") or {}).get("test")))
             c.check(port and re.search(rf"localhost:{port}/healthz", test),

@@ -18,8 +18,10 @@ final class PipelineHarness: @unchecked Sendable {
     private(set) var collected: [String: [ConsumedMessage]] = [:]
 
     static let workerNames = ["intake", "identity", "routing", "production"]
+    private let registryGraceSeconds: Double
 
     init(registryGraceSeconds: Double) throws {
+        self.registryGraceSeconds = registryGraceSeconds
         cluster = try EmbeddedCluster(logger: logger)
         let topics = try TopicCatalog.load(from: Self.repositoryRoot.appendingPathComponent("Topics"))
         for spec in topics { try cluster.createTopic(spec) }
@@ -32,14 +34,22 @@ final class PipelineHarness: @unchecked Sendable {
         reader = try TopicReader(bootstrapServers: cluster.bootstrapServers)
         try reader.start(["card.status", "card.orders", "card.dlq"])
         for name in Self.workerNames {
-            var arguments = ["--brokers", cluster.bootstrapServers, "--state-dir", directory.appendingPathComponent("state/\(name)").path,
-                             "--kafka-property", "session.timeout.ms=3000", "--kafka-property", "heartbeat.interval.ms=300",
-                             "--clock-file", clockFile.path]
-            if name == "identity" { arguments += ["--registry-grace-seconds", "\(registryGraceSeconds)"] }
-            workers[name] = try ChildProcess(name: name, executable: BuildProducts.executable("\(name)-worker"),
-                                             arguments: arguments, logFile: directory.appendingPathComponent("\(name).log"))
+            workers[name] = try startInstance(name, stateDirectory: directory.appendingPathComponent("state/\(name)"),
+                                              log: directory.appendingPathComponent("\(name).log"))
         }
     }
+
+    /// Starts one more instance of worker type `name` (same group) on `stateDirectory`, logging to `log`.
+    func startInstance(_ name: String, stateDirectory: URL, log: URL) throws -> ChildProcess {
+        var arguments = ["--brokers", cluster.bootstrapServers, "--state-dir", stateDirectory.path,
+                         "--kafka-property", "session.timeout.ms=3000", "--kafka-property", "heartbeat.interval.ms=300",
+                         "--clock-file", clockFile.path]
+        if name == "identity" { arguments += ["--registry-grace-seconds", "\(registryGraceSeconds)"] }
+        return try ChildProcess(name: name, executable: BuildProducts.executable("\(name)-worker"), arguments: arguments, logFile: log)
+    }
+
+    /// Every record collected from `topic` so far (card.status, card.orders, card.dlq).
+    func collectedRecords(_ topic: String) -> [ConsumedMessage] { collected[topic] ?? [] }
 
     static var repositoryRoot: URL {
         var url = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent()

@@ -4,6 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import FleetSupport
+import JSONCodec
 import Kafka
 import Logging
 import Testing

@@ -5,6 +5,7 @@ import Gateway
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import JSONCodec
 import Synchronization
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Hummingbird
 import HummingbirdTesting
+import JSONCodec
 import Testing
 
 /// Bytes that start like a PNG (its 8-byte signature), `count` long, different per `seed`.

@@ -14,7 +14,8 @@ final class CountWorkerHarness: @unchecked Sendable {
 
     init(partitions: Int32 = 4) throws {
         cluster = try EmbeddedCluster(logger: logger)
-        for topic in ["test.input", "test.output"] { try cluster.createTopic(TopicSpec(name: topic, partitions: partitions)) }
+        // The state changelog topic of the worker named "count": its partitions' state is logged (issue 13).
+        for topic in ["test.input", "test.output", "card.count-changelog"] { try cluster.createTopic(TopicSpec(name: topic, partitions: partitions)) }
         try cluster.createTopic(TopicSpec(name: "card.dlq", partitions: 2))
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("count-worker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

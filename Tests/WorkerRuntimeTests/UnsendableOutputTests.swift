@@ -101,7 +101,7 @@ private final class RelayFixture {
         store = try PartitionStore(directory: directory, partition: 3, handler: NoHandler())
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers)),
                                          logger: logger)
-        relay = OutboxRelay(store: store, producer: producer, setAside: .init(
+        relay = try OutboxRelay(store: store, producer: producer, setAside: .init(
             deadLetterTopic: "card.dlq", worker: "test", clock: { Date() }, logger: logger, counter: nil))
     }
 

@@ -2,6 +2,7 @@ import CardDomain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import JSONCodec
 import Mustache
 
 /// The reference portal pages: one flow per channel as the HRSS user guide shows it, in Chinese.

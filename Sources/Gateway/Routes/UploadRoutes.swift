@@ -1,6 +1,7 @@
 import CardDomain
 import Foundation
 import Hummingbird
+import JSONCodec
 
 /// `PUT /v1/uploads/{sha256}` 201 (new) or 200 (the channel had these bytes): the claim check's fields
 /// the server vouches for. The page adds `width` and `height` it measured.

@@ -37,6 +37,10 @@ public struct WorkerConfiguration: Sendable {
     public var stageReportWindow: Duration = .seconds(900)
     /// SQLite page cache per connection of a partition file, in KiB. Default 512.
     public var partitionCacheKiB: Int = 512
+    /// Whether partitions' state is written to the changelog topic `card.<name>-changelog`
+    /// (docs/state-changelog.md). Default `nil`: the environment's `CARD_STATE_CHANGELOG`
+    /// (`auto`, `on`, `off`), `auto` when unset.
+    public var stateChangelog: StateChangelogMode?
     /// The clock the handler sees; tests drive it. Default: the system clock.
     public var clock: @Sendable () -> Date = { Date() }
     /// Producer tuning (compression, linger); its `client` is replaced by `kafka`.

@@ -40,6 +40,7 @@ public final class WorkerHealth: Sendable {
         var progress: [TopicPartitionOffset: Progress] = [:]
         var referenceCaughtUp: (@Sendable () -> Bool)?
         var stuck: Set<TopicPartitionOffset> = []
+        var restoring: Set<Int32> = []
     }
 
     public let worker: String
@@ -78,6 +79,13 @@ public final class WorkerHealth: Sendable {
         }
     }
 
+    /// Partition `partition`'s state is being restored from the changelog (`true`) or no longer is.
+    func restoring(_ partition: Int32, _ isRestoring: Bool) {
+        state.withLock { s in
+            if isRestoring { s.restoring.insert(partition) } else { s.restoring.remove(partition) }
+        }
+    }
+
     func setStuck(_ stuck: Set<TopicPartitionOffset>) { state.withLock { $0.stuck = stuck } }
 
     // MARK: - Read by ops
@@ -88,13 +96,14 @@ public final class WorkerHealth: Sendable {
     /// Partitions the watchdog holds stuck now.
     public var stuckPartitions: Set<TopicPartitionOffset> { state.withLock { $0.stuck } }
 
-    /// Ready = holds at least one partition, and its reference tables (if any) have caught up.
+    /// Ready = holds at least one partition, restores none, and its reference tables (if any) have caught up.
     public func snapshot() -> Snapshot {
-        let (progress, reference, stuck) = state.withLock { ($0.progress, $0.referenceCaughtUp, $0.stuck) }
+        let (progress, reference, stuck, restoring) = state.withLock { ($0.progress, $0.referenceCaughtUp, $0.stuck, $0.restoring) }
         let partitions = Set(progress.keys.map(\.partition)).sorted()
         let caughtUp = reference?()
         var reasons: [String] = []
-        if partitions.isEmpty { reasons.append("no partitions assigned") }
+        if partitions.isEmpty && restoring.isEmpty { reasons.append("no partitions assigned") }
+        if !restoring.isEmpty { reasons.append("restoring partitions \(restoring.sorted()) from the state changelog") }
         if caughtUp == false { reasons.append("reference tables not caught up") }
         return Snapshot(worker: worker, ready: reasons.isEmpty, reasons: reasons, assignedPartitions: partitions,
                         referenceTablesCaughtUp: caughtUp, stuckPartitions: stuck.map(\.description).sorted())

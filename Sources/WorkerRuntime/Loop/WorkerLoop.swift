@@ -31,6 +31,8 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private var lastCommit = ContinuousClock.now
     private var lastStageReport = ContinuousClock.now - .seconds(3600)
     private var listenerFailure: Error?
+    /// The state changelog topic this worker writes, or nil when it is off (resolved in `run`).
+    private var changelogTopic: String?
 
     init(handler: any WorkerHandler, configuration: WorkerConfiguration, reference: ReferenceLoader?, health: WorkerHealth,
          logger: Logger) throws {
@@ -57,6 +59,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     /// Runs until `requestStop`, then finishes the batch, drains the outbox, commits and leaves the group.
     func run() throws {
         try placement.refresh()
+        try resolveChangelog()
         try consumer.subscribe(handler.inputTopics, listener: self)
         logger.info("worker started", metadata: [LogKey.worker: "\(configuration.name)", "topics": "\(handler.inputTopics)"])
         while !isStopping {
@@ -72,6 +75,36 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             commitIfDue(force: false)
         }
         try shutDown()
+    }
+
+    /// Decides whether this worker writes a state changelog (docs/state-changelog.md), before any
+    /// partition is opened.
+    /// - Throws: ``StateChangelogError`` (a bad `CARD_STATE_CHANGELOG`, `on` without the topic, a topic
+    ///   not co-partitioned with the inputs); `KafkaError` when the brokers cannot be asked.
+    private func resolveChangelog() throws {
+        let mode = try configuration.stateChangelog ?? StateChangelogMode.fromEnvironment()
+        guard mode != .off else {
+            logger.notice("state changelog off: partition state lives only in this instance's files")
+            return
+        }
+        let admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
+        var counts: [String: Int32] = [:]
+        for attempt in 1...5 {
+            do {
+                counts = try admin.topicPartitionCounts()
+                break
+            } catch where attempt < 5 {
+                logger.warning("could not read topics for the state changelog; trying again", metadata: [LogKey.error: "\(error)"])
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        changelogTopic = try StateChangelog.resolve(mode: mode, worker: configuration.name, inputTopics: handler.inputTopics, counts: counts)
+        if let changelogTopic {
+            logger.info("state changelog on", metadata: [LogKey.topic: "\(changelogTopic)"])
+        } else {
+            logger.notice("state changelog off: its topic does not exist (apply Topics/ to turn it on)",
+                          metadata: [LogKey.topic: "\(StateChangelog.topic(worker: configuration.name))"])
+        }
     }
 
     // MARK: - Batches
@@ -91,7 +124,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             var emitted = 0
             var parked = false
             var fresh: [PartitionStore.OutboxRow] = []
-            try relay.store.database.write { db in
+            try relay.store.write { db in
                 try relay.deleteDelivered(in: db)
                 var next: [String: Int64] = [:]
                 for message in batch {
@@ -152,7 +185,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private func recordSkipped(_ positions: [TopicPartitionOffset]) throws {
         for p in positions {
             guard let next = p.offset, let relay = relays[p.partition] else { continue }
-            try relay.store.database.write { try PartitionStore.recordOffset($0, topic: p.topic, partition: p.partition, next: next) }
+            try relay.store.write { try PartitionStore.recordOffset($0, topic: p.topic, partition: p.partition, next: next) }
             uncommitted[p.withoutOffset] = next
             health.advanced(p.withoutOffset, next: next)
         }
@@ -221,7 +254,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         for (partition, due) in nextRetryAt where due <= now {
             guard let relay = relays[partition] else { continue }
             let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
-            let fresh = try relay.store.database.write { db in
+            let fresh = try relay.store.write { db in
                 try PartitionStore.dueRetries(db, now: now, limit: configuration.maxBatchSize).flatMap { message in
                     try process(message, in: db, context: context).rows
                 }
@@ -238,7 +271,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         let now = configuration.clock()
         for (partition, relay) in relays {
             let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
-            let fresh = try relay.store.database.write { db in
+            let fresh = try relay.store.write { db in
                 try handler.tick(in: db, context: context).map { try PartitionStore.append(db, admitted($0, partition: partition)) }
             }
             try relay.offer(fresh)
@@ -257,7 +290,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         lastPrune = ContinuousClock.now
         let cutoff = now.addingTimeInterval(-configuration.appliedIDRetention.seconds).timeIntervalSince1970
         for relay in relays.values {
-            try relay.store.database.write { try $0.execute(sql: "DELETE FROM runtime_applied WHERE applied_at < ?", arguments: [cutoff]) }
+            try relay.store.write { try $0.execute(sql: "DELETE FROM runtime_applied WHERE applied_at < ?", arguments: [cutoff]) }
         }
     }
 
@@ -349,12 +382,15 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
         var positions: [TopicPartitionOffset] = []
         do {
+            // The changelog's last record of every partition to open, read together.
+            let opening = Set(partitions.map(\.partition)).filter { relays[$0] == nil }.sorted()
+            let reader = changelogTopic.map { ChangelogReader(topic: $0, kafka: configuration.kafka, logger: logger) }
+            let tails = try reader?.tails(partitions: opening) ?? [:]
             try placement.refresh()  // partitions may have been added since the start
             for partition in Set(partitions.map(\.partition)).sorted() {
                 let relay = try relays[partition] ?? {
-                    let store = try PartitionStore(directory: configuration.stateDirectory, partition: partition, handler: handler,
-                                                   cacheKiB: configuration.partitionCacheKiB)
-                    return OutboxRelay(store: store, producer: producer, setAside: .init(
+                    let store = try openPartition(partition, reader: reader, tail: tails[partition])
+                    return try OutboxRelay(store: store, producer: producer, setAside: .init(
                         deadLetterTopic: configuration.deadLetterTopic, worker: configuration.name, clock: configuration.clock,
                         logger: logger, counter: metrics.unsendableOutputs))
                 }()
@@ -372,6 +408,64 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         lastStageReport = ContinuousClock.now - configuration.stageReportInterval
         logger.info("partitions assigned", metadata: ["partitions": "\(positions)"])
         return positions
+    }
+
+    /// Opens partition `partition`'s file; with the changelog on, first restores it from the
+    /// changelog when the local file is missing or older than what the changelog holds. Runs before
+    /// the partition's positions are handed to the consumer, so no input is read before.
+    private func openPartition(_ partition: Int32, reader: ChangelogReader?, tail: ChangelogReader.Tail?) throws -> PartitionStore {
+        let open = {
+            try PartitionStore(directory: self.configuration.stateDirectory, partition: partition, handler: self.handler,
+                               cacheKiB: self.configuration.partitionCacheKiB)
+        }
+        var store = try open()
+        guard let changelogTopic else { return store }
+        guard let reader, let read = tail else { throw StateChangelogError("partition \(partition): its changelog tail was not read") }
+        let checkpoint = try store.checkpoint()
+        let local = StatePoint(version: checkpoint.version, epoch: checkpoint.epoch)
+        let (low, high, newestInTail) = (read.low, read.high, read.newest)
+        var seenEpoch = newestInTail?.epoch ?? 0
+        let metadata: Logger.Metadata = [LogKey.partition: "\(partition)", LogKey.topic: "\(changelogTopic)"]
+        if ChangelogChain.useLocal(local, newest: newestInTail) {
+            logger.info("partition state current: local file used as is", metadata: metadata.merging([
+                "state.version": "\(local.version)", "changelog.version": "\(newestInTail?.version ?? 0)"]) { a, _ in a })
+        } else {
+            health.restoring(partition, true)
+            defer { health.restoring(partition, false) }
+            let started = ContinuousClock.now
+            let gauge = metrics.restoreRemaining(partition: partition)
+            gauge.record(high - low)
+            logger.notice("restoring partition state from the changelog", metadata: metadata.merging([
+                "state.version": "\(local.version)", "changelog.version": "\(newestInTail?.version ?? 0)", "changelog.records": "\(high - low)"]) { a, _ in a })
+            let entries = try reader.entries(partition: partition, low: low, high: high) { read in
+                gauge.record(high - low - read)
+                self.logger.info("restore: reading the changelog", metadata: metadata.merging([
+                    "restore.read": "\(read)", "restore.total": "\(high - low)"]) { a, _ in a })
+            }
+            seenEpoch = entries.map(\.epoch).max() ?? seenEpoch
+            let chain = try ChangelogChain.select(entries)
+            let newest = chain.last.map { StatePoint(version: $0.version, epoch: $0.epoch) }
+            if ChangelogChain.useLocal(local, newest: newest) {
+                logger.info("partition state current after reading the whole changelog: local file used as is", metadata: metadata)
+            } else {
+                try store.database.close()
+                let bytes = chain.reduce(0) { $0 + $1.changeset.count }
+                let conflicts = try ChangelogRestore.restore(chain, directory: configuration.stateDirectory, partition: partition,
+                                                             handler: handler) { applied, total in
+                    self.logger.info("restore: applying", metadata: metadata.merging([
+                        "restore.applied": "\(applied)", "restore.total": "\(total)"]) { a, _ in a })
+                }
+                store = try open()
+                let seconds = (ContinuousClock.now - started).seconds
+                logger.notice("partition state restored from the changelog", metadata: metadata.merging([
+                    "state.version": "\(newest?.version ?? 0)", "restore.records": "\(chain.count)", "restore.bytes": "\(bytes)",
+                    "restore.skipped": "\(entries.count - chain.count)", "restore.conflicts": "\(conflicts)",
+                    "restore.seconds": "\(String(format: "%.3f", seconds))"]) { a, _ in a })
+            }
+            gauge.record(0)
+        }
+        try store.enableChangelog(topic: changelogTopic, seenEpoch: seenEpoch)
+        return store
     }
 
     func partitionsRevoked(_ partitions: [TopicPartitionOffset]) {

@@ -8,6 +8,10 @@ import Synchronization
 /// Sends one partition store's outbox through the idempotent producer; rows are deleted only
 /// after their delivery report, in the store's next write transaction.
 ///
+/// With the state changelog on, it also sends the store's changelog records, in version order, and
+/// sends a transaction's outputs only after that transaction's changelog record has its delivery
+/// report (docs/state-changelog.md, case 2): a delivered output implies a delivered record.
+///
 /// Used from the worker loop's thread only, except `reports`, which delivery callbacks fill.
 final class OutboxRelay {
     let store: PartitionStore
@@ -39,19 +43,112 @@ final class OutboxRelay {
         var counter: Counter?
     }
 
-    init(store: PartitionStore, producer: KafkaProducer, maxInFlight: Int = 10_000, setAside: SetAside? = nil) {
+    // MARK: State changelog (all unused while `store.changelog` is nil)
+
+    /// Outbox rows with a seq above this wait for their transaction's changelog record.
+    private var sendableThrough: Int64 = .max
+    /// Highest version whose record, and every earlier one, has its delivery report.
+    private var changelogDeliveredThrough: Int64 = 0
+    /// Records to hand to the producer, in version order (new, or failed and sent again).
+    private var changelogPending: [ChangelogRecord] = []
+    /// Records handed over, by version, with the parts still awaiting a report.
+    private var changelogInFlight: [Int64: (record: ChangelogRecord, partsLeft: Set<Int>)] = [:]
+    /// Fully delivered versions above `changelogDeliveredThrough` (a gap below them is still in flight).
+    private var changelogDone: [Int64: Int64] = [:]  // version → its seqThrough
+    /// Queue rows through this version are delivered and deleted in the next write transaction.
+    private var changelogAwaitingDelete: Int64?
+    private let changelogReports = ChangelogReports()
+    /// Largest changeset bytes per Kafka record; a larger changeset goes in parts.
+    private let changelogPartBytes: Int
+
+    /// - Throws: SQLite errors reading the changelog queue a previous run left.
+    init(store: PartitionStore, producer: KafkaProducer, maxInFlight: Int = 10_000, setAside: SetAside? = nil) throws {
         self.store = store
         self.producer = producer
         self.maxInFlight = maxInFlight
         self.setAside = setAside
+        // Headroom under message.max.bytes for the record's key, headers and batch framing.
+        changelogPartBytes = max(4096, min(producer.messageMaxBytes, 1_000_000) - 16_384)
+        if let stamp = store.changelog {
+            // The queue table holds every record not yet delivered, including any the store made
+            // before this relay existed: take it from there, once.
+            _ = store.takeFreshChangelogRecords()
+            let queued = try store.queuedChangelogRecords()
+            changelogPending = queued
+            changelogDeliveredThrough = (queued.first?.version ?? stamp.version + 1) - 1
+            // Rows older than the first undelivered record were covered by delivered records.
+            sendableThrough = queued.first?.seqFrom ?? stamp.lastOutboxSeq
+        }
     }
 
-    var isIdle: Bool { inFlight == 0 && resend.isEmpty }
+    var isIdle: Bool {
+        inFlight == 0 && resend.isEmpty && changelogPending.isEmpty && changelogInFlight.isEmpty
+            && (store.changelog?.fresh.isEmpty ?? true)
+    }
+
+    /// Takes changelog delivery reports, advances what outputs may go, and hands new records over.
+    /// - Returns: transient failures (their records are sent again).
+    private func pumpChangelog() throws -> [KafkaError] {
+        guard let topic = store.changelog?.topic else { return [] }
+        let (delivered, failed) = changelogReports.take()
+        for (version, part) in delivered {
+            // A report from an earlier attempt at this version counts too: that part is stored.
+            guard var entry = changelogInFlight[version] else { continue }
+            entry.partsLeft.remove(part)
+            if entry.partsLeft.isEmpty {
+                changelogInFlight[version] = nil
+                changelogDone[version] = entry.record.seqThrough
+            } else {
+                changelogInFlight[version] = entry
+            }
+        }
+        var errors: [KafkaError] = []
+        var again: [ChangelogRecord] = []
+        for (version, error) in failed {
+            // Every part is sent again; a restore keeps one copy of each (version, part).
+            guard let entry = changelogInFlight.removeValue(forKey: version) else { continue }
+            again.append(entry.record)
+            errors.append(error)
+        }
+        var advanced = false
+        // Outputs follow only the contiguous prefix: a later record delivered first frees nothing.
+        while let seqThrough = changelogDone.removeValue(forKey: changelogDeliveredThrough + 1) {
+            changelogDeliveredThrough += 1
+            sendableThrough = max(sendableThrough, seqThrough)
+            advanced = true
+        }
+        if advanced {
+            changelogAwaitingDelete = changelogDeliveredThrough
+            mayHoldUnsent = true  // outputs of the delivered transactions may go now
+        }
+        changelogPending = (again + changelogPending).sorted { $0.version < $1.version } + store.takeFreshChangelogRecords()
+        while let record = changelogPending.first {
+            let records = record.producerRecords(topic: topic, partition: store.partition, partBytes: changelogPartBytes)
+            changelogInFlight[record.version] = (record, Set(records.indices))
+            do {
+                for (part, kafkaRecord) in records.enumerated() {
+                    let version = record.version
+                    try producer.enqueue(kafkaRecord) { [changelogReports] error in
+                        changelogReports.record(version: version, part: part, error: error)
+                    }
+                }
+            } catch let error as KafkaError {
+                // Refused before sending (queue full, unknown partition): tried again on the next pump;
+                // the outputs behind it wait, nothing is lost.
+                changelogInFlight[record.version] = nil
+                errors.append(error)
+                break
+            }
+            changelogPending.removeFirst()
+        }
+        return errors
+    }
 
     /// Hands unsent rows to the producer without waiting for their reports.
     /// - Returns: transient failures reported since the last call (their rows are sent again), for logging.
     @discardableResult
     func pump() throws -> [KafkaError] {
+        let changelogErrors = try pumpChangelog()
         let (delivered, failed) = reports.take()
         inFlight -= delivered.count + failed.count
         deliveredAwaitingDelete += delivered
@@ -74,7 +171,7 @@ final class OutboxRelay {
         while mayHoldUnsent && inFlight < maxInFlight {
             let limit = min(1000, maxInFlight - inFlight)
             setAsideAppended = false
-            let rows = try store.outboxRows(after: lastEnqueued, limit: limit)
+            let rows = try store.outboxRows(after: lastEnqueued, through: sendableThrough, limit: limit)
             for row in rows {
                 try enqueue(row)
                 lastEnqueued = row.seq
@@ -82,7 +179,7 @@ final class OutboxRelay {
             if rows.count < limit && !setAsideAppended { mayHoldUnsent = false }
         }
         // Rows set aside as dead letters were logged there; the rest are sent again.
-        return failed.map(\.error).filter { !($0.isPermanentForRecord && setAside != nil) }
+        return changelogErrors + failed.map(\.error).filter { !($0.isPermanentForRecord && setAside != nil) }
     }
 
     /// Hands rows just committed to the producer without reading them back, when nothing older
@@ -90,7 +187,8 @@ final class OutboxRelay {
     /// - Parameter rows: the rows one committed transaction appended, in seq order.
     func offer(_ rows: [PartitionStore.OutboxRow]) throws {
         guard let first = rows.first else { return }
-        guard !mayHoldUnsent, first.seq > lastEnqueued, inFlight + rows.count <= maxInFlight else {
+        guard !mayHoldUnsent, first.seq > lastEnqueued, inFlight + rows.count <= maxInFlight,
+              rows.last.map({ $0.seq <= sendableThrough }) ?? true else {
             mayHoldUnsent = true
             return
         }
@@ -128,14 +226,14 @@ final class OutboxRelay {
                                          LogKey.messageID: "\(maskedForLog(id))", LogKey.error: "\(error.reason)"]
         let isLetter = row.record.topic == setAside.deadLetterTopic
         if isLetter && id.hasPrefix("dlq/unsent/dlq/unsent/") {
-            try store.database.write { try PartitionStore.deleteOutbox($0, seqs: [row.seq]) }
+            try store.write { try PartitionStore.deleteOutbox($0, seqs: [row.seq]) }
             setAside.logger.critical("UNSENDABLE DEAD LETTER dropped: even its payload-less form was refused", metadata: metadata)
             return
         }
         let letter = DeadLetters.unsentOutput(row.record, seq: row.seq, partition: store.partition, cause: cause,
                                               worker: setAside.worker, topic: setAside.deadLetterTopic, at: setAside.clock(),
                                               withPayload: !isLetter)
-        try store.database.write { db in
+        try store.write { db in
             try PartitionStore.deleteOutbox(db, seqs: [row.seq])
             _ = try PartitionStore.append(db, letter)
         }
@@ -148,10 +246,14 @@ final class OutboxRelay {
     /// Deletes delivered rows inside the caller's transaction.
     func deleteDelivered(in db: Database) throws {
         try PartitionStore.deleteOutbox(db, seqs: deliveredAwaitingDelete)
+        if let version = changelogAwaitingDelete { try PartitionStore.deleteQueuedChangelog(db, through: version) }
     }
 
     /// Call after the transaction that ran `deleteDelivered` has committed.
-    func didDeleteDelivered() { deliveredAwaitingDelete.removeAll(keepingCapacity: true) }
+    func didDeleteDelivered() {
+        deliveredAwaitingDelete.removeAll(keepingCapacity: true)
+        changelogAwaitingDelete = nil
+    }
 
     /// Sends everything and waits for every report, deleting delivered rows. Blocking.
     /// - Returns: `true` if the outbox is empty at the end.
@@ -159,13 +261,35 @@ final class OutboxRelay {
         let deadline = ContinuousClock.now + timeout
         while true {
             try pump()
-            if !deliveredAwaitingDelete.isEmpty {
-                try store.database.write { try deleteDelivered(in: $0) }
+            if !deliveredAwaitingDelete.isEmpty || changelogAwaitingDelete != nil {
+                // With the changelog on, deleting delivered rows is a change with its own record:
+                // the loop goes round until that record is delivered and its queue row deleted.
+                try store.write { try deleteDelivered(in: $0) }
                 didDeleteDelivered()
+                continue
             }
             if isIdle, try store.outboxDepth() == 0 { return true }
             if ContinuousClock.now >= deadline { return false }
             usleep(2000)
+        }
+    }
+}
+
+/// Changelog delivery reports (one per record part) collected on the producer's thread.
+final class ChangelogReports: Sendable {
+    private struct State { var delivered: [(version: Int64, part: Int)] = []; var failed: [(version: Int64, error: KafkaError)] = [] }
+    private let state = Mutex(State())
+
+    func record(version: Int64, part: Int, error: KafkaError?) {
+        state.withLock { s in
+            if let error { s.failed.append((version, error)) } else { s.delivered.append((version, part)) }
+        }
+    }
+
+    func take() -> (delivered: [(version: Int64, part: Int)], failed: [(version: Int64, error: KafkaError)]) {
+        state.withLock { s in
+            defer { s = State() }
+            return (s.delivered, s.failed)
         }
     }
 }

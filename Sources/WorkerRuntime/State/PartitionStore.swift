@@ -9,6 +9,8 @@ final class PartitionStore {
     let partition: Int32
     let database: DatabasePool
     let url: URL
+    /// Set by `enableChangelog`: the state version and epoch every `write` stamps (nil: changelog off).
+    var changelog: ChangelogStamp?
 
     /// Opens (creating if needed) and migrates the file for `partition`.
     /// - Parameter cacheKiB: SQLite page cache per connection. A worker holds a writer and a reader
@@ -16,7 +18,7 @@ final class PartitionStore {
     ///   ~70 MiB as the files filled; the hot pages (offsets, outbox tail, recent ids) are few.
     init(directory: URL, partition: Int32, handler: any WorkerHandler, cacheKiB: Int = 512) throws {
         self.partition = partition
-        url = directory.appendingPathComponent(String(format: "partition-%03d.sqlite", partition))
+        url = Self.fileURL(directory: directory, partition: partition)
         var config = Configuration()
         config.prepareDatabase { db in
             // WAL + NORMAL survives kill -9 (what we guard against) without an fsync per batch;
@@ -28,10 +30,22 @@ final class PartitionStore {
         // Reads run on the worker loop's thread, one at a time: one reader connection serves them.
         config.maximumReaderCount = 1
         database = try DatabasePool(path: url.path, configuration: config)
+        try Self.migrator(handler: handler).migrate(database)
+        try database.read(PrimaryKeyCheck.verify)
+    }
+
+    /// `<directory>/partition-NNN.sqlite`.
+    static func fileURL(directory: URL, partition: Int32) -> URL {
+        directory.appendingPathComponent(String(format: "partition-%03d.sqlite", partition))
+    }
+
+    /// Every migration of a partition file: the runtime's, the handler's, the changelog's.
+    static func migrator(handler: any WorkerHandler) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        Self.registerRuntimeMigrations(&migrator)
+        registerRuntimeMigrations(&migrator)
         handler.migrate(&migrator)
-        try migrator.migrate(database)
+        registerChangelogMigrations(&migrator)
+        return migrator
     }
 
     static func registerRuntimeMigrations(_ migrator: inout DatabaseMigrator) {
@@ -109,11 +123,11 @@ final class PartitionStore {
         var record: ProducerRecord
     }
 
-    /// Rows after `seq`, oldest first, with the message id header added.
-    func outboxRows(after seq: Int64, limit: Int) throws -> [OutboxRow] {
+    /// Rows after `seq` (and at most `through`), oldest first, with the message id header added.
+    func outboxRows(after seq: Int64, through: Int64 = .max, limit: Int) throws -> [OutboxRow] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, topic, key, value, message_id, headers, partition FROM runtime_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                             arguments: [seq, limit]).map { row in
+            try Row.fetchAll(db, sql: "SELECT seq, topic, key, value, message_id, headers, partition FROM runtime_outbox WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                             arguments: [seq, through, limit]).map { row in
                 let key: Data? = row["key"]
                 let value: Data = row["value"]
                 var headers = HeaderCoding.decode(row["headers"])

@@ -1,8 +1,13 @@
 import Foundation
 import Kafka
 
-/// The topic specs kept in `Topics/<topic>.json`: partitions, replication, topic configs.
+/// The topic specs kept in `Topics/<topic>.json`: partitions, replication, topic configs; and the
+/// workers' state changelogs in `Topics/changelog/<topic>.json` (same shape; their values are binary
+/// SQLite changesets, so they carry no JSON Schema and stay out of the contract's schema checks).
 public enum TopicCatalog {
+    /// Sub-folder of the topic folder holding the state changelog topics (docs/state-changelog.md).
+    public static let changelogFolder = "changelog"
+
     private struct File: Decodable {
         var topic: String
         var partitions: Int32
@@ -10,7 +15,7 @@ public enum TopicCatalog {
         var config: [String: String]?
     }
 
-    /// Reads every `*.json` in `directory`, sorted by topic name.
+    /// Reads every `*.json` in `directory` and in its `changelog/` sub-folder (when present), sorted by topic name.
     /// - Throws: a decoding error naming the file that is malformed.
     /// - Throws: ``TopicCatalogError`` when the folder is missing, holds no `*.json`, or a file is not a topic spec.
     public static func load(from directory: URL) throws -> [TopicSpec] {
@@ -22,7 +27,10 @@ public enum TopicCatalog {
             throw TopicCatalogError("no topic folder at \(directory.path): run from the repository root or pass --topics-dir")
         }
         guard !files.isEmpty else { throw TopicCatalogError("no topic specs (*.json) in \(directory.path)") }
-        return try files.map { url in
+        let changelogs = (try? FileManager.default.contentsOfDirectory(
+            at: directory.resolvingSymlinksInPath().appendingPathComponent(changelogFolder), includingPropertiesForKeys: nil))?
+            .filter { $0.pathExtension == "json" } ?? []
+        return try (files + changelogs).map { url in
             do {
                 let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
                 return TopicSpec(name: file.topic, partitions: file.partitions,

@@ -18,7 +18,15 @@ struct WorkerMetrics {
     let parkedMessages: Gauge
     let oldestParkedSeconds: Gauge
 
+    private let worker: String
+
+    /// Changelog records still to read while partition `partition` is restored (0 when done).
+    func restoreRemaining(partition: Int32) -> Gauge {
+        Gauge(label: "card_worker_restore_remaining_records", dimensions: [("worker", worker), ("partition", "\(partition)")])
+    }
+
     init(worker: String) {
+        self.worker = worker
         let d = [("worker", worker)]
         consumed = Counter(label: "card_worker_consumed_total", dimensions: d)
         emitted = Counter(label: "card_worker_emitted_total", dimensions: d)

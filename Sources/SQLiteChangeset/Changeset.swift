@@ -1,0 +1,127 @@
+import CSQLiteSession
+import GRDB
+
+/// The row changes of one SQLite transaction in SQLite's changeset format
+/// (https://sqlite.org/sessionintro.html): every row inserted, updated or deleted in every table
+/// that has a declared PRIMARY KEY, consolidated per row (a row inserted then updated is one
+/// insert; a row inserted and deleted in the same transaction is absent).
+public struct Changeset: Sendable, Equatable {
+    /// The changeset bytes as `sqlite3session_changeset` wrote them.
+    public var bytes: [UInt8]
+
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Row operations in the changeset.
+    public struct Counts: Sendable, Equatable {
+        public var inserts: Int
+        public var updates: Int
+        public var deletes: Int
+        public var total: Int { inserts + updates + deletes }
+
+        public init(inserts: Int, updates: Int, deletes: Int) {
+            self.inserts = inserts
+            self.updates = updates
+            self.deletes = deletes
+        }
+    }
+
+    /// Counts the changeset's row operations.
+    /// - Throws: ``ChangesetError`` when the bytes are not a changeset (`sqlite3changeset_start`/`_next`).
+    public func counts() throws -> Counts {
+        var inserts: Int32 = 0, updates: Int32 = 0, deletes: Int32 = 0
+        let rc = bytes.withUnsafeBytes { buffer in
+            card_changeset_count(Int32(buffer.count), buffer.baseAddress, &inserts, &updates, &deletes)
+        }
+        guard rc == 0 else { throw ChangesetError(code: rc, message: "not a changeset") }
+        return Counts(inserts: Int(inserts), updates: Int(updates), deletes: Int(deletes))
+    }
+
+    /// What to do when a change meets a row that is not as the changeset expected.
+    public enum ConflictPolicy: Sendable {
+        /// Any conflict rolls the whole changeset back and throws: for files that must agree exactly.
+        case abort
+        /// The changeset's row wins: a conflicting row is replaced, an update or delete of a missing
+        /// row is omitted. A constraint violation still aborts.
+        case replace
+    }
+
+    /// Applies the changeset to `db`, all or nothing (SQLite wraps it in a savepoint).
+    /// - Returns: the number of conflicts met (resolved under `policy`).
+    /// - Throws: ``ChangesetError`` when the apply aborted (a conflict under `.abort`, a constraint, a
+    ///   malformed changeset); `db` is then unchanged.
+    @discardableResult
+    public func apply(to db: Database, policy: ConflictPolicy) throws -> Int {
+        guard let connection = db.sqliteConnection else { throw ChangesetError(code: 21, message: "database is closed") }
+        var conflicts: Int32 = 0
+        let rc = bytes.withUnsafeBytes { buffer in
+            card_changeset_apply(UnsafeMutableRawPointer(connection), Int32(buffer.count), buffer.baseAddress,
+                                 policy == .abort ? CARD_APPLY_ABORT : CARD_APPLY_REPLACE, &conflicts)
+        }
+        guard rc == 0 else {
+            throw ChangesetError(code: rc, message: String(cString: card_sqlite_errmsg(UnsafeMutableRawPointer(connection))),
+                                 conflicts: Int(conflicts))
+        }
+        return Int(conflicts)
+    }
+}
+
+/// A session-extension call failed.
+public struct ChangesetError: Error, CustomStringConvertible, Sendable {
+    /// The SQLite result code (https://sqlite.org/rescode.html; 4 = SQLITE_ABORT).
+    public let code: Int32
+    public let message: String
+    /// Conflicts met before the apply stopped.
+    public var conflicts = 0
+    public var description: String { "changeset error \(code): \(message)" + (conflicts > 0 ? " (\(conflicts) conflicts)" : "") }
+}
+
+/// Records the changes made on one connection from its creation until `changeset()`
+/// (`sqlite3session_create` + `sqlite3session_attach(NULL)`: every table of "main" with a
+/// declared PRIMARY KEY; tables named `*_unlogged` are left out).
+///
+/// Create it inside a write transaction, take the changeset before the commit, and let it go
+/// (or call `close`) before the connection is used elsewhere: it lives on the writer's thread.
+public final class ChangesetRecorder {
+    /// Name suffix of tables never recorded (the changelog's own send queue).
+    public static let unloggedSuffix = CARD_SESSION_UNLOGGED_SUFFIX
+
+    private var session: UnsafeMutableRawPointer?
+
+    /// - Throws: ``ChangesetError`` when SQLite cannot create the session.
+    public init(_ db: Database) throws {
+        guard let connection = db.sqliteConnection else { throw ChangesetError(code: 21, message: "database is closed") }
+        var session: UnsafeMutableRawPointer?
+        let rc = card_session_create(UnsafeMutableRawPointer(connection), &session)
+        guard rc == 0, let session else {
+            throw ChangesetError(code: rc, message: String(cString: card_sqlite_errmsg(UnsafeMutableRawPointer(connection))))
+        }
+        self.session = session
+    }
+
+    deinit { card_session_delete(session) }
+
+    /// Whether no net change has been recorded (`sqlite3session_isempty`).
+    public var isEmpty: Bool { session.map { card_session_isempty($0) != 0 } ?? true }
+
+    /// Size in bytes the changeset would have now (`sqlite3session_changeset_size`).
+    public var size: Int { session.map { Int(card_session_changeset_size($0)) } ?? 0 }
+
+    /// The changes recorded so far, consolidated per row.
+    /// - Throws: ``ChangesetError`` (SQLITE_NOMEM, or a schema change under the session).
+    public func changeset() throws -> Changeset {
+        guard let session else { return Changeset(bytes: []) }
+        var size: Int32 = 0
+        var buffer: UnsafeMutableRawPointer?
+        let rc = card_session_changeset(session, &size, &buffer)
+        defer { card_sqlite_free(buffer) }
+        guard rc == 0 else { throw ChangesetError(code: rc, message: "sqlite3session_changeset failed") }
+        guard let buffer, size > 0 else { return Changeset(bytes: []) }
+        return Changeset(bytes: Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
+    }
+
+    /// Stops recording now (before the connection serves another transaction).
+    public func close() {
+        card_session_delete(session)
+        session = nil
+    }
+}

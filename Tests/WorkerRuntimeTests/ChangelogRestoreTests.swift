@@ -1,0 +1,138 @@
+import Foundation
+import GRDB
+import Kafka
+import Logging
+import SQLiteChangeset
+import Testing
+
+@testable import WorkerRuntime
+
+/// Issue 13, step 4: which changelog records make a partition's state, and the restore itself.
+@Suite("State changelog: restore")
+struct ChangelogRestoreTests {
+    private func entry(_ version: Int64, after predecessor: Int64, epoch: Int64, at offset: Int64) -> ChangelogEntry {
+        ChangelogEntry(version: version, predecessor: predecessor, epoch: epoch, offset: offset, changeset: [UInt8(offset & 0xff)])
+    }
+
+    @Test("a plain chain is applied in order; a record sent twice counts once")
+    func plainChainAndDuplicates() throws {
+        let entries = [entry(1, after: 0, epoch: 5, at: 0), entry(2, after: 1, epoch: 5, at: 1), entry(2, after: 1, epoch: 5, at: 2),
+                       entry(3, after: 2, epoch: 5, at: 3)]
+        let chain = try ChangelogChain.select(entries)
+        #expect(chain.map(\.version) == [1, 2, 3])
+        #expect(chain.map(\.offset) == [0, 2, 3], "the later copy of version 2")
+    }
+
+    @Test("a zombie's records (lower epoch, written after the new owner began) are left out; the new owner's chain wins")
+    func zombieRecordsIgnored() throws {
+        // Owner A (epoch 1) wrote 1..2; B restored at 2 and wrote 3, 4 with epoch 2; A, paused past its
+        // session, woke and wrote its own 3 and 4 (epoch 1), interleaved.
+        let entries = [entry(1, after: 0, epoch: 1, at: 0), entry(2, after: 1, epoch: 1, at: 1),
+                       entry(3, after: 2, epoch: 1, at: 2), entry(3, after: 2, epoch: 2, at: 3),
+                       entry(4, after: 3, epoch: 1, at: 4), entry(4, after: 3, epoch: 2, at: 5)]
+        let chain = try ChangelogChain.select(entries)
+        #expect(chain.map(\.offset) == [0, 1, 3, 5])
+        // A zombie that wrote before the new owner's first record is left out too.
+        let early = [entry(1, after: 0, epoch: 1, at: 0), entry(2, after: 1, epoch: 1, at: 1), entry(2, after: 1, epoch: 2, at: 2)]
+        #expect(try ChangelogChain.select(early).map(\.offset) == [0, 2])
+    }
+
+    @Test("a missing predecessor is an error naming the version, not a silent partial state")
+    func gapIsAnError() throws {
+        let error = #expect(throws: StateChangelogError.self) {
+            try ChangelogChain.select([entry(2, after: 1, epoch: 1, at: 0), entry(3, after: 2, epoch: 1, at: 1)])
+        }
+        #expect(error?.description.contains("no record of version 1") == true)
+        #expect(try ChangelogChain.select([]).isEmpty)
+    }
+
+    @Test("a local file is used when the changelog is empty, when a later owner wrote it, or when its owner is at least as far")
+    func checkpointRule() {
+        let local = StatePoint(version: 10, epoch: 2 << 16)
+        #expect(ChangelogChain.useLocal(local, newest: nil))
+        #expect(ChangelogChain.useLocal(local, newest: StatePoint(version: 10, epoch: 2 << 16)))
+        #expect(ChangelogChain.useLocal(local, newest: StatePoint(version: 12, epoch: 1 << 16)), "its own records are still queued")
+        #expect(!ChangelogChain.useLocal(local, newest: StatePoint(version: 11, epoch: 2 << 16)), "the file is behind its own changelog")
+        #expect(!ChangelogChain.useLocal(local, newest: StatePoint(version: 9, epoch: 3 << 16)), "another owner moved on from an earlier state")
+        #expect(!ChangelogChain.useLocal(StatePoint(version: 0, epoch: 0), newest: StatePoint(version: 1, epoch: 1 << 16)), "a missing file")
+    }
+
+    private struct Handler: WorkerHandler {
+        var inputTopics: [String] { ["test.input"] }
+        func migrate(_ migrator: inout DatabaseMigrator) {
+            migrator.registerMigration("tally-v1") { db in
+                try db.execute(sql: "CREATE TABLE tally (key TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+            }
+        }
+        func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult { .done([]) }
+    }
+
+    @Test("restored from Kafka into a fresh folder: the same rows, the undelivered outbox included, and the old file replaced whole",
+          .timeLimit(.minutes(2)))
+    func restoreThroughKafka() throws {
+        let logger = Logger(label: "test.restore")
+        let cluster = try EmbeddedCluster(logger: logger)
+        try cluster.createTopic(TopicSpec(name: "test.output", partitions: 1))
+        try cluster.createTopic(TopicSpec(name: "card.tally-changelog", partitions: 2))
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("restore-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (sourceDir, targetDir) = (root.appendingPathComponent("a"), root.appendingPathComponent("b"))
+        for dir in [sourceDir, targetDir] { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+
+        let source = try PartitionStore(directory: sourceDir, partition: 1, handler: Handler())
+        try source.enableChangelog(topic: "card.tally-changelog")
+        for (i, key) in ["a", "b", "a", "c"].enumerated() {
+            try source.write { db in
+                try db.execute(sql: "INSERT INTO tally (key, n) VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1", arguments: [key])
+                try PartitionStore.recordOffset(db, topic: "test.input", partition: 1, next: Int64(i + 1))
+                _ = try PartitionStore.append(db, OutboundMessage(topic: "test.output", key: key, value: Array("v".utf8), id: "\(key)/\(i)"))
+            }
+        }
+        // Send only the changelog (the outputs' topic is never read here): the records are delivered,
+        // the outbox rows stay undelivered in the file, as when the old owner died before its relay.
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers)),
+                                         logger: logger)
+        for record in try source.queuedChangelogRecords() {
+            for part in record.producerRecords(topic: "card.tally-changelog", partition: 1, partBytes: 900_000) {
+                try producer.enqueue(part) { _ in }
+            }
+        }
+        try producer.flush(timeout: .seconds(10))
+
+        // A stale file in the target folder, and a leftover of an interrupted restore.
+        let stale = try PartitionStore(directory: targetDir, partition: 1, handler: Handler())
+        try stale.database.write { try $0.execute(sql: "INSERT INTO tally (key, n) VALUES ('stale', 1)") }
+        try stale.database.close()
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: PartitionStore.fileURL(directory: targetDir, partition: 1).path + ".restoring"))
+
+        let reader = ChangelogReader(topic: "card.tally-changelog", kafka: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let tails = try reader.tails(partitions: [0, 1])
+        #expect(tails[0] == ChangelogReader.Tail(low: 0, high: 0, newest: nil), "an empty partition")
+        let tail = try #require(tails[1])
+        #expect(tail.high - tail.low == 4 && tail.newest?.version == 4)
+        #expect(!ChangelogChain.useLocal(StatePoint(version: 0, epoch: 0), newest: tail.newest))
+        var reported: [Int64] = []
+        let entries = try reader.entries(partition: 1, low: tail.low, high: tail.high) { reported.append($0) }
+        #expect(reported.last == 4)
+        let chain = try ChangelogChain.select(entries)
+        var applied: [(Int, Int)] = []
+        let conflicts = try ChangelogRestore.restore(chain, directory: targetDir, partition: 1, handler: Handler()) { applied.append(($0, $1)) }
+        #expect(conflicts == 0 && applied.last.map { $0 == (4, 4) } == true)
+        #expect(!FileManager.default.fileExists(atPath: PartitionStore.fileURL(directory: targetDir, partition: 1).path + ".restoring"))
+
+        let restored = try PartitionStore(directory: targetDir, partition: 1, handler: Handler())
+        let tally = { (store: PartitionStore) in try store.database.read { try String.fetchAll($0, sql: "SELECT key || '=' || n FROM tally ORDER BY key") } }
+        #expect(try tally(restored) == ["a=2", "b=1", "c=1"], "the stale row is gone with the stale file")
+        #expect(try tally(restored) == tally(source))
+        #expect(try restored.storedOffsets(topics: ["test.input"]).first?.offset == 4)
+        #expect(try restored.outboxRows(after: 0, limit: 10).map { $0.record.headers.last?.stringValue } == ["a/0", "b/1", "a/2", "c/3"],
+                "the old owner's undelivered outputs, for the new owner's relay")
+        #expect(try restored.checkpoint().version == 4)
+        try restored.enableChangelog(topic: "card.tally-changelog", seenEpoch: entries.map(\.epoch).max() ?? 0)
+        #expect(restored.changelog.map { $0.epoch >> 16 } == 2, "the new owner is a later generation")
+        // The new owner's relay may send every restored row: their records are delivered.
+        let relay = try OutboxRelay(store: restored, producer: producer)
+        #expect(try relay.drain(timeout: .seconds(30)))
+        #expect(try restored.outboxDepth() == 0)
+    }
+}
