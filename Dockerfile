@@ -39,7 +39,7 @@ RUN export DEBIAN_FRONTEND=noninteractive \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 card \
     && useradd --system --uid 10001 --gid card --home-dir /var/lib/card --shell /usr/sbin/nologin card \
-    && mkdir -p /var/lib/card/state /app \
+    && mkdir -p /var/lib/card/state /var/lib/card/uploads /app \
     && chown -R card:card /var/lib/card
 COPY --from=build /staging/bin/ /usr/local/bin/
 COPY Topics /app/Topics

@@ -20,7 +20,8 @@ variables interpolated the way Compose does (${VAR:-default}):
   every card_* metric an expression uses created by some source (swift-metrics `label: "card_..."`);
 - the gateway: listens on 0.0.0.0 when its port is published (its default is loopback), publishes the port it
   listens on, a health check probes /healthz on CARD_GATEWAY_PORT, it has API keys (CARD_GATEWAY_KEYS, or
-  CARD_GATEWAY_KEYS_FILE from a declared secret whose file exists), waits for the topics, restarts;
+  CARD_GATEWAY_KEYS_FILE from a declared secret whose file exists), keeps its uploads folder
+  (CARD_GATEWAY_UPLOADS_DIR) on a volume, waits for the topics, restarts;
 - Kafka (KRaft): unique node ids, a controller quorum that names real controller services,
   listeners consistent with the advertised ones and the protocol map, one valid CLUSTER_ID;
   CARD_BROKERS only names broker services' internal listeners;
@@ -459,6 +460,13 @@ def check_gateway(c, root, doc, name, s, env, brokers, label):
         if c.check(declared, f"[{label}] {name}: secret {secret} is not declared under secrets:"):
             path = declared.get("file", "")
             c.check(os.path.exists(os.path.join(root, path)), f"[{label}] secret {secret}: file {path} does not exist")
+    uploads = env.get("CARD_GATEWAY_UPLOADS_DIR")
+    if c.check(uploads and uploads.startswith("/"),
+               f"[{label}] {name}: CARD_GATEWAY_UPLOADS_DIR is not an absolute path (uploads would land in the container's working folder)"):
+        targets = []
+        for v in s.get("volumes") or []:
+            targets.append(v.get("target") if isinstance(v, dict) else str(v).split(":")[1] if ":" in str(v) else str(v))
+        c.check(uploads in targets, f"[{label}] {name}: no volume on CARD_GATEWAY_UPLOADS_DIR {uploads}: uploaded claim-check objects die with the container")
     deps = s.get("depends_on") or {}
     c.check("topics" in deps, f"[{label}] {name}: starts without waiting for the topics")
     for server in (env.get("CARD_BROKERS") or "").split(","):

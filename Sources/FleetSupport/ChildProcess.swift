@@ -60,6 +60,17 @@ public final class ChildProcess: @unchecked Sendable {
         return exitStatus
     }
 
+    /// A graceful stop that cannot hang: `SIGTERM`, up to `grace` for the process to exit, then
+    /// `SIGKILL` and up to 5 s more.
+    /// - Returns: the exit status, or `nil` if it is somehow still running.
+    @discardableResult
+    public func stop(grace: Duration = .seconds(30)) async -> Int32? {
+        signal(SIGTERM)
+        if let status = await waitAsync(timeout: grace) { return status }
+        signal(SIGKILL)
+        return await waitAsync(timeout: .seconds(5))
+    }
+
     /// Peak resident set size in bytes (`VmHWM`), while the process runs.
     public var peakRSS: Int? { ProcStatus.peakRSS(pid: pid) }
 

@@ -65,13 +65,7 @@ final class PortalFleet: @unchecked Sendable {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, JSONValue(parsing: Array(data)))
     }
 
-    func stop() async {
-        process.signal(SIGTERM)
-        if await process.waitAsync(timeout: .seconds(30)) == nil {
-            process.signal(SIGKILL)
-            _ = await process.waitAsync(timeout: .seconds(5))
-        }
-    }
+    func stop() async { await process.stop() }
 
     deinit {
         process.signal(SIGKILL)

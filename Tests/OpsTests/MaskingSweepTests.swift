@@ -91,13 +91,7 @@ final class FleetRun: @unchecked Sendable {
         return (try? String(contentsOf: log, encoding: .utf8)) ?? ""
     }
 
-    func stop() async {
-        process.signal(SIGTERM)
-        if await process.waitAsync(timeout: .seconds(30)) == nil {
-            process.signal(SIGKILL)
-            _ = await process.waitAsync(timeout: .seconds(5))
-        }
-    }
+    func stop() async { await process.stop() }
 
     deinit {
         process.signal(SIGKILL)
