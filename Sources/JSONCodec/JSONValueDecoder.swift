@@ -132,8 +132,14 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         try Scalar.decode(type, try value(key), codingPath + [key])
     }
 
-    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+    /// The member under `key` unless it is missing or `null`: both are absent for `decodeIfPresent`.
+    private func present(_ key: Key) -> JSONValue? {
         guard let value = members[key.stringValue], !value.isNull else { return nil }
+        return value
+    }
+
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let value = present(key) else { return nil }
         return try Scalar.decode(type, value, codingPath + [key])
     }
 
@@ -148,23 +154,23 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try Scalar.double(try value(key), codingPath + [key]) }
 
     func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        guard let value = present(key) else { return nil }
         return try Scalar.string(value, codingPath + [key])
     }
     func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
-        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        guard let value = present(key) else { return nil }
         return try Scalar.bool(value, codingPath + [key])
     }
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
-        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        guard let value = present(key) else { return nil }
         return try Scalar.integer(Int.self, value, codingPath + [key])
     }
     func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
-        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        guard let value = present(key) else { return nil }
         return try Scalar.integer(Int64.self, value, codingPath + [key])
     }
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        guard let value = members[key.stringValue], !value.isNull else { return nil }
+        guard let value = present(key) else { return nil }
         return try Scalar.double(value, codingPath + [key])
     }
 

@@ -93,14 +93,18 @@ private struct BenchJSONRun {
         try measureStageCuts(envelopes, pool)
     }
 
+    /// CPU time of the calling thread, in seconds (`CLOCK_THREAD_CPUTIME_ID`, so other processes on a
+    /// shared machine do not inflate it).
+    static func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
     /// Issue 14's per-message cuts, each against what it replaced, in CPU time of this thread
     /// (`CLOCK_THREAD_CPUTIME_ID`, so other processes on a shared machine do not inflate it).
     func measureStageCuts(_ envelopes: [ApplicationEnvelope], _ pool: [Submission]) throws {
-        func cpu() -> Double {
-            var t = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-        }
+        let cpu = Self.threadCPUSeconds
         func time(_ n: Int, _ body: (Int) throws -> Int) rethrows -> Double {
             var sink = 0
             for i in 0..<min(n, 1000) { sink &+= try body(i) }
@@ -153,11 +157,7 @@ private struct BenchJSONRun {
     /// per message, µs, beside wall time.
     func measureDecoding(_ envelopes: [ApplicationEnvelope]) throws {
         let encoded = try envelopes.map { try CardJSON.encodeBytes($0) }
-        func cpu() -> Double {
-            var t = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-        }
+        let cpu = Self.threadCPUSeconds
         var decoded = 0
         let start = ContinuousClock.now
         let cpuStart = cpu()
