@@ -7,9 +7,15 @@ public final class TopicReader: Sendable {
     private let consumer: KafkaConsumer
     private let admin: KafkaAdmin
 
-    public init(bootstrapServers: String, logger: Logger = Logger(label: "card.reader")) throws {
+    /// - Parameter fetchMaxWait: `fetch.wait.max.ms`: how long the broker may hold an empty fetch.
+    ///   Default 10 ms (a verifier waiting for outputs); tailers for display pass
+    ///   ``KafkaConsumerConfiguration/tailingFetchMaxWait``.
+    public init(bootstrapServers: String, fetchMaxWait: Duration = .milliseconds(10),
+                logger: Logger = Logger(label: "card.reader")) throws {
         let client = KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "card-reader")
-        consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: client, groupID: nil), logger: logger)
+        var configuration = KafkaConsumerConfiguration(client: client, groupID: nil)
+        configuration.fetchMaxWait = fetchMaxWait
+        consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         admin = try KafkaAdmin(configuration: client, logger: logger)
     }
 

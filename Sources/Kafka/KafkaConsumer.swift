@@ -105,7 +105,21 @@ public final class KafkaConsumer: Sendable {
         stoppedPartitions.withLock { s in positions.forEach { s.remove($0.withoutOffset) } }
     }
 
-    /// Polls up to `maxMessages`, waiting at most `timeout` for the first. Blocking.
+    /// Makes a `poll` blocked in another thread return now, with what it has (possibly nothing);
+    /// when no poll is waiting, the next one that finds nothing queued returns at once.
+    /// Safe from any thread (`rd_kafka_queue_yield` on the consumer queue).
+    ///
+    /// Why: a loop that also has other work (delivery reports to act on, a stop request) can
+    /// wait long for input when idle and still react at once.
+    public func wakeUp() {
+        client.withHandle { rk in
+            guard let queue = rd_kafka_queue_get_consumer(rk) else { return }
+            rd_kafka_queue_yield(queue)
+            rd_kafka_queue_destroy(queue)
+        }
+    }
+
+    /// Polls up to `maxMessages`, waiting at most `timeout` for the first (less after ``wakeUp()``). Blocking.
     public func poll(maxMessages: Int, timeout: Duration) -> PollResult {
         var result = PollResult()
         var waitMs = Int32(clamping: timeout.milliseconds)

@@ -11,6 +11,7 @@ public final class KafkaProducer: Sendable {
     private let client: RDKafkaClient
     private let poller: RDKafkaPollThread
     private let logger: Logger
+    private let reportsObserver = ReportsObserver()
 
     /// - Throws: `KafkaError` with code `.configuration` or `.clientCreation`.
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws {
@@ -18,7 +19,16 @@ public final class KafkaProducer: Sendable {
         self.client = try RDKafkaClient(kind: .producer, properties: configuration.properties, logger: logger) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
         }
-        self.poller = RDKafkaPollThread(name: "rdkafka-producer-poll", client: client)
+        let observer = reportsObserver
+        self.poller = RDKafkaPollThread(name: "rdkafka-producer-poll", client: client) { observer.notify() }
+    }
+
+    /// Runs `body` on the delivery-report thread after each round of completions (once per
+    /// `rd_kafka_poll` that served at least one event, not once per record). Replaces any
+    /// earlier observer. The worker loop uses it to wake its consumer poll
+    /// (``KafkaConsumer/wakeUp()``), so outputs waiting for a report go out at once.
+    public func onDeliveryReports(_ body: @escaping @Sendable () -> Void) {
+        reportsObserver.body.withLock { $0 = body }
     }
 
     deinit { poller.stop() }
@@ -192,16 +202,23 @@ private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointe
     box.completion(err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError.rd(.produce, err, "delivery"))
 }
 
+/// The producer's delivery-report observer, shared with its poll thread.
+private final class ReportsObserver: Sendable {
+    let body = Mutex<(@Sendable () -> Void)?>(nil)
+    func notify() { body.withLock { $0 }?() }
+}
+
 /// Serves a client's callbacks (delivery reports, logs, errors) on a dedicated thread.
 final class RDKafkaPollThread: Sendable {
     private let stopped = Mutex(false)
     private let finished = DispatchSemaphore(value: 0)
 
-    init(name: String, client: RDKafkaClient) {
+    /// - Parameter afterEvents: runs on this thread after a poll that served at least one event.
+    init(name: String, client: RDKafkaClient, afterEvents: @escaping @Sendable () -> Void = {}) {
         // The thread keeps `self` and the client alive until `stop()` lets it leave its loop.
         let thread = Thread { [self] in
             while !self.stopped.withLock({ $0 }) {
-                _ = client.withHandle { rd_kafka_poll($0, 50) }
+                if client.withHandle({ rd_kafka_poll($0, 50) }) > 0 { afterEvents() }
             }
             self.finished.signal()
         }

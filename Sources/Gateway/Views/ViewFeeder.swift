@@ -33,6 +33,7 @@ public final class ViewFeeder: Service, Sendable {
     public func run() async throws {
         var configuration = KafkaConsumerConfiguration(client: client, groupID: nil)
         configuration.client.clientID = "card-gateway-views"
+        configuration.fetchMaxWait = KafkaConsumerConfiguration.tailingFetchMaxWait
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         let admin = try KafkaAdmin(configuration: client, logger: logger)
         defer { consumer.close() }

@@ -100,6 +100,16 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// value only saves idle fetch requests; set it through `extraProperties` if that matters.
     public var fetchMaxWait: Duration = .milliseconds(10)
 
+    /// `fetch.wait.max.ms` for consumers that tail topics for display or reference, not for the
+    /// pipeline's hops: the ops page and `fleet up`'s dashboard, the workers' reference tables,
+    /// the gateway's views. 500 ms, librdkafka's default.
+    ///
+    /// Why: on the embedded broker every assigned consumer sends an empty fetch every
+    /// `fetchMaxWait` while idle; at 10 ms, a dozen tailing consumers kept the broker's thread
+    /// awake ~1,000 times a second (about a third of the idle fleet's CPU, README "Idle").
+    /// A wait only delays data that arrives during an empty fetch, by at most this much.
+    public static let tailingFetchMaxWait: Duration = .milliseconds(500)
+
     /// Most pre-fetched data held in the local queue, in KiB (`queued.max.messages.kbytes`).
     /// Default 8 MiB, not librdkafka's 64 MiB: a worker applies at most a batch (~1 MiB of
     /// submissions) at a time, and the larger queue only raised each worker's memory (~40 MiB

@@ -126,9 +126,9 @@ package final class OpsCollector: Service, @unchecked Sendable {
                 if statusReader == nil {
                     let servers = bootstrapServers
                     let (status, dlq) = try await offload { () -> (TopicReader, TopicReader) in
-                        let status = try TopicReader(bootstrapServers: servers)
+                        let status = try TopicReader(bootstrapServers: servers, fetchMaxWait: KafkaConsumerConfiguration.tailingFetchMaxWait)
                         try status.start(["card.status"])
-                        let dlq = try TopicReader(bootstrapServers: servers)
+                        let dlq = try TopicReader(bootstrapServers: servers, fetchMaxWait: KafkaConsumerConfiguration.tailingFetchMaxWait)
                         try dlq.start(["card.dlq"])
                         return (status, dlq)
                     }
@@ -139,7 +139,7 @@ package final class OpsCollector: Service, @unchecked Sendable {
                     // Older clusters may lack card.dlq-audit (`fleet topics apply` creates it): the rest of the page still works.
                     let servers = bootstrapServers
                     auditReader = try? await offload { () -> TopicReader in
-                        let reader = try TopicReader(bootstrapServers: servers)
+                        let reader = try TopicReader(bootstrapServers: servers, fetchMaxWait: KafkaConsumerConfiguration.tailingFetchMaxWait)
                         try reader.start([DeadLetterCasework.auditTopic])
                         return reader
                     }

@@ -30,7 +30,7 @@ package final class Dashboard: Service, @unchecked Sendable {
 
     package func run() async throws {
         let probe = try LagProbe(bootstrapServers: bootstrapServers, logger: logger)
-        let reader = try TopicReader(bootstrapServers: bootstrapServers, logger: logger)
+        let reader = try TopicReader(bootstrapServers: bootstrapServers, fetchMaxWait: KafkaConsumerConfiguration.tailingFetchMaxWait, logger: logger)
         var tally = StatusTally()
         var started = false
         var previous: [String: (consumed: Int64, at: ContinuousClock.Instant)] = [:]

@@ -12,8 +12,10 @@ public struct WorkerConfiguration: Sendable {
     public var stateDirectory: URL
     /// Most messages applied in one SQLite transaction. Default 500.
     public var maxBatchSize: Int = 500
-    /// How long a poll waits for the first message. Default 50 ms.
-    public var pollTimeout: Duration = .milliseconds(50)
+    /// Longest a poll waits for the first message when nothing else is due. Default 1 s.
+    /// Not a latency: input, delivery reports and stop requests end the wait at once; the loop
+    /// also wakes for its tick, due retries and commits (`WorkerLoop.inputWait`).
+    public var pollTimeout: Duration = .seconds(1)
     /// Where poison messages go. Default `card.dlq` (the contract's).
     public var deadLetterTopic: String = "card.dlq"
     /// Backoff for retriable failures: `initialBackoff * 2^(attempt-1)`, at most `maxBackoff`.

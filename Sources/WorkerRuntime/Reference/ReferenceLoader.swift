@@ -40,8 +40,11 @@ final class ReferenceLoader: @unchecked Sendable {
         try migrator.migrate(database)
         reports = try ReferenceRecordReports(configuration: configuration, logger: logger)
         // Compaction leaves offset holes by design, so gap detection is off here.
-        consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: configuration.kafka, groupID: nil),
-                                     detectGaps: false, logger: logger)
+        var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.kafka, groupID: nil)
+        // Reference tables change seldom and are not a hop of an application: no need to ask
+        // the broker for news every 10 ms (`CARD_KAFKA_FETCH_WAIT_MAX_MS` still overrides).
+        consumerConfiguration.fetchMaxWait = KafkaConsumerConfiguration.tailingFetchMaxWait
+        consumer = try KafkaConsumer(configuration: consumerConfiguration, detectGaps: false, logger: logger)
         admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
     }
 
@@ -92,7 +95,8 @@ final class ReferenceLoader: @unchecked Sendable {
     private func pollOnce() throws {
         try reports.pump(database)
         if unwritten.isEmpty && unwrittenSkips.isEmpty {
-            let result = consumer.poll(maxMessages: 1000, timeout: .milliseconds(100))
+            // A long wait costs nothing: records end it as they arrive, `stop()` wakes it.
+            let result = consumer.poll(maxMessages: 1000, timeout: .seconds(1))
             for error in result.errors { logger.warning("reference consumer error", metadata: [LogKey.error: "\(error)"]) }
             unwritten = result.messages
             unwrittenSkips = result.skippedTo
@@ -145,6 +149,7 @@ final class ReferenceLoader: @unchecked Sendable {
 
     func stop() {
         let was = stopRequested.withLock { s in defer { s = true }; return s }
+        consumer.wakeUp()
         if !was { finished.wait() }
     }
 }
