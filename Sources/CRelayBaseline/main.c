@@ -47,7 +47,8 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
 
 static void usage(void) {
     fprintf(stderr, "usage: card-c-relay --brokers HOST:PORT --from TOPIC --to TOPIC --group GROUP "
-                    "[--batch-size N] [--poll-timeout-ms MS]\n");
+                    "[--batch-size N] [--poll-timeout-ms MS] [--consumer-property KEY=VALUE]... "
+                    "[--producer-property KEY=VALUE]...\n");
     exit(1);
 }
 
@@ -62,8 +63,31 @@ static long positive(const char *flag, const char *text, long minimum) {
     return value;
 }
 
+/* Applies "key=value" over the defaults above it; `fleet bench` passes the Swift relay's own
+ * settings this way, so both relays run with the same client configuration by construction. */
+static void set_pair(rd_kafka_conf_t *conf, const char *pair) {
+    const char *eq = strchr(pair, '=');
+    if (!eq || eq == pair) {
+        fprintf(stderr, "card-c-relay: expected KEY=VALUE, got '%s'\n", pair);
+        exit(1);
+    }
+    char key[256];
+    size_t length = (size_t)(eq - pair);
+    if (length >= sizeof key) {
+        fprintf(stderr, "card-c-relay: property name too long: '%s'\n", pair);
+        exit(1);
+    }
+    memcpy(key, pair, length);
+    key[length] = '\0';
+    set(conf, key, eq + 1);
+}
+
+#define MAX_PROPERTIES 64
+
 int main(int argc, char **argv) {
     const char *brokers = NULL, *from = NULL, *to = NULL, *group = NULL;
+    const char *consumer_properties[MAX_PROPERTIES], *producer_properties[MAX_PROPERTIES];
+    int consumer_count = 0, producer_count = 0;
     long batch_size = 500, poll_timeout_ms = 50;
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc) usage();
@@ -74,6 +98,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(flag, "--group")) group = value;
         else if (!strcmp(flag, "--batch-size")) batch_size = positive(flag, value, 1);
         else if (!strcmp(flag, "--poll-timeout-ms")) poll_timeout_ms = positive(flag, value, 0);
+        else if (!strcmp(flag, "--consumer-property") && consumer_count < MAX_PROPERTIES) consumer_properties[consumer_count++] = value;
+        else if (!strcmp(flag, "--producer-property") && producer_count < MAX_PROPERTIES) producer_properties[producer_count++] = value;
         else usage();
     }
     if (!brokers || !from || !to || !group) usage();
@@ -91,6 +117,7 @@ int main(int argc, char **argv) {
     set(cconf, "session.timeout.ms", "10000");
     set(cconf, "fetch.wait.max.ms", "10");
     set(cconf, "queued.max.messages.kbytes", "65536");
+    for (int i = 0; i < consumer_count; i++) set_pair(cconf, consumer_properties[i]);
     rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, error, sizeof error);
     if (!consumer) { fprintf(stderr, "card-c-relay: consumer: %s\n", error); return 2; }
     rd_kafka_poll_set_consumer(consumer);
@@ -108,6 +135,7 @@ int main(int argc, char **argv) {
     set(pconf, "queue.buffering.max.messages", "1000000");
     set(pconf, "max.in.flight.requests.per.connection", "5");
     set(pconf, "partitioner", "murmur2_random");
+    for (int i = 0; i < producer_count; i++) set_pair(pconf, producer_properties[i]);
     rd_kafka_conf_set_dr_msg_cb(pconf, on_delivery);
     rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, error, sizeof error);
     if (!producer) { fprintf(stderr, "card-c-relay: producer: %s\n", error); return 2; }

@@ -173,7 +173,17 @@ package struct BenchCommand: AsyncParsableCommand {
             let flags = ["--brokers", servers, "--from", from, "--to", to, "--group", group, "--batch-size", "\(batchSize)"]
             switch self {
             case .swift: return (BuildProducts.executable("fleet"), ["bench-relay"] + flags)
-            case .c: return (BuildProducts.executable("card-c-relay"), flags)
+            case .c:
+                // The Swift relay's very settings, so the two differ only in the language around librdkafka.
+                let client = KafkaClientConfiguration(bootstrapServers: servers, clientID: "card-c-relay")
+                // Except where the Swift relay starts: its rebalance listener assigns offset 0 (the wrapper
+                // says `auto.offset.reset=error` so nothing is skipped silently); the C relay says `earliest`.
+                var consumer = BenchRelayLoop.consumerConfiguration(client: client, group: group).librdkafkaProperties
+                consumer["auto.offset.reset"] = nil
+                let producer = BenchRelayLoop.producerConfiguration(client: client).librdkafkaProperties
+                let pairs = consumer.sorted { $0.key < $1.key }.flatMap { ["--consumer-property", "\($0.key)=\($0.value)"] }
+                    + producer.sorted { $0.key < $1.key }.flatMap { ["--producer-property", "\($0.key)=\($0.value)"] }
+                return (BuildProducts.executable("card-c-relay"), flags + pairs)
             }
         }
     }

@@ -87,7 +87,7 @@ private struct BenchRelayStartAtBeginning: RebalanceListener {
 }
 
 /// `@unchecked Sendable`: `run()` and everything it touches stay on the relay thread; `stop` is a Mutex.
-private final class BenchRelayLoop: @unchecked Sendable {
+final class BenchRelayLoop: @unchecked Sendable {
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
     private let from: String
@@ -99,22 +99,32 @@ private final class BenchRelayLoop: @unchecked Sendable {
 
     init(client: KafkaClientConfiguration, group: String, from: String, to: String, batchSize: Int,
          pollTimeout: Duration, logger: Logger) throws {
-        // The baseline is plain librdkafka: its 64 MiB prefetch (the workers' 8 MiB halved this
-        // relay, 10,492 → 5,800 msgs/s, while it changed nothing for the CPU-bound workers).
-        var consumerConfiguration = KafkaConsumerConfiguration(client: client, groupID: group)
-        consumerConfiguration.prefetchKiB = 65536
-        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        // The producers' defaults, as the worker's relay uses them: idempotent, acks=all, lz4, linger 5 ms,
-        // except librdkafka's own 5 requests in flight; the workers' 1 (a guard against the embedded
-        // broker's unchecked sequences) is their cost to bear (measured: 1,310 vs 1,331 applications/s).
-        var producerConfiguration = KafkaProducerConfiguration(client: client)
-        producerConfiguration.maxInFlight = 5
-        producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        consumer = try KafkaConsumer(configuration: Self.consumerConfiguration(client: client, group: group), logger: logger)
+        producer = try KafkaProducer(configuration: Self.producerConfiguration(client: client), logger: logger)
         self.from = from
         self.to = to
         self.batchSize = batchSize
         self.pollTimeout = pollTimeout
         self.logger = logger
+    }
+
+    /// The relay's consumer: the workers' settings except the prefetch. The baseline is plain
+    /// librdkafka: its 64 MiB prefetch (the workers' 8 MiB halved this relay, 10,492 → 5,800
+    /// msgs/s, while it changed nothing for the CPU-bound workers). `card-c-relay` gets the same.
+    static func consumerConfiguration(client: KafkaClientConfiguration, group: String) -> KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(client: client, groupID: group)
+        configuration.prefetchKiB = 65536
+        return configuration
+    }
+
+    /// The relay's producer: the producers' defaults, as the worker's relay uses them (idempotent,
+    /// acks=all, lz4, linger 5 ms), except librdkafka's own 5 requests in flight; the workers' 1 (a
+    /// guard against the embedded broker's unchecked sequences) is their cost to bear (measured:
+    /// 1,310 vs 1,331 applications/s). `card-c-relay` gets the same.
+    static func producerConfiguration(client: KafkaClientConfiguration) -> KafkaProducerConfiguration {
+        var configuration = KafkaProducerConfiguration(client: client)
+        configuration.maxInFlight = 5
+        return configuration
     }
 
     func requestStop() { stop.withLock { $0 = true } }

@@ -62,6 +62,11 @@ public struct KafkaProducerConfiguration: Sendable {
     /// they name one that does not depend on the key alone.
     public var effectivePartitioner: KafkaPartitioner? { KafkaPartitioner.named(in: properties) }
 
+    /// Every librdkafka property this configuration sets (`key` → `value`, as `rd_kafka_conf_set`
+    /// takes them), `extraProperties` applied. For tools that must run another client with the
+    /// very same settings (`fleet bench` hands them to `card-c-relay`).
+    public var librdkafkaProperties: [String: String] { properties }
+
     var properties: [String: String] {
         var p = client.properties
         // Idempotence implies acks=all and ordered, de-duplicated retries per partition.
@@ -122,6 +127,10 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.client = client
         self.groupID = groupID
     }
+
+    /// Every librdkafka property this configuration sets, `extraProperties` applied (see
+    /// ``KafkaProducerConfiguration/librdkafkaProperties``).
+    public var librdkafkaProperties: [String: String] { properties }
 
     var properties: [String: String] {
         var p = client.properties
