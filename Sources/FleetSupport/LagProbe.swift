@@ -42,20 +42,19 @@ public final class LagProbe: @unchecked Sendable {
         let partitions = topics.flatMap { topic in (0..<(counts[topic] ?? 0)).map { TopicPartitionOffset(topic: topic, partition: $0) } }
         guard !partitions.isEmpty else { return [] }
         let committed = try consumer(for: group).committed(partitions, timeout: .seconds(10))
+        let marks = try admin.watermarks(partitions)
         return try committed.map { tp in
-            let marks = try admin.watermarks(topic: tp.topic, partition: tp.partition)
+            guard let mark = marks[tp.withoutOffset] else { throw KafkaError(code: .metadata, reason: "no watermarks for \(tp.withoutOffset)") }
             return PartitionLag(group: group, topic: tp.topic, partition: tp.partition, committed: tp.offset,
-                                logStart: marks.low, logEnd: marks.high)
+                                logStart: mark.low, logEnd: mark.high)
         }
     }
 
     /// Messages currently held by `topic` (sum over partitions of log end − log start).
     public func messageCount(topic: String) throws -> Int64 {
         let partitions = try admin.topicPartitionCounts()[topic] ?? 0
-        return try (0..<partitions).reduce(Int64(0)) { total, partition in
-            let marks = try admin.watermarks(topic: topic, partition: partition)
-            return total + marks.high - marks.low
-        }
+        let marks = try admin.watermarks((0..<partitions).map { TopicPartitionOffset(topic: topic, partition: $0) })
+        return marks.values.reduce(Int64(0)) { $0 + $1.high - $1.low }
     }
 
     private func consumer(for group: String) throws -> KafkaConsumer {

@@ -218,6 +218,47 @@ public final class KafkaAdmin: Sendable {
         try client.withHandle { try RDKafkaWatermarks.query($0, topic: topic, partition: partition, timeout: timeout) }
     }
 
+    /// Low and high watermarks (log start and log end offsets) of many partitions at once: two
+    /// ListOffsets requests per partition leader (`rd_kafka_offsets_for_times` with the protocol's
+    /// special timestamps −2, earliest, and −1, latest), where ``watermarks(topic:partition:timeout:)``
+    /// costs two requests per partition. The ops page and `fleet up`'s dashboard ask every second.
+    /// - Parameter partitions: topic and partition; offsets are ignored.
+    /// - Returns: one entry per distinct partition, keyed without offset.
+    /// - Throws: `KafkaError` (code `.metadata`) when the request fails or a partition reports an
+    ///   error (an unknown topic or partition, no leader).
+    public func watermarks(_ partitions: [TopicPartitionOffset], timeout: Duration = .seconds(10)) throws
+        -> [TopicPartitionOffset: (low: Int64, high: Int64)] {
+        let keys = Array(Set(partitions.map(\.withoutOffset)))
+        guard !keys.isEmpty else { return [:] }
+        let low = try offsets(at: Int64(RD_KAFKA_OFFSET_BEGINNING), keys, timeout: timeout)
+        let high = try offsets(at: Int64(RD_KAFKA_OFFSET_END), keys, timeout: timeout)
+        var result: [TopicPartitionOffset: (low: Int64, high: Int64)] = [:]
+        for key in keys {
+            guard let l = low[key], let h = high[key] else {
+                throw KafkaError(code: .metadata, reason: "watermarks \(key): no answer")
+            }
+            result[key] = (l, h)
+        }
+        return result
+    }
+
+    private func offsets(at timestamp: Int64, _ keys: [TopicPartitionOffset], timeout: Duration) throws -> [TopicPartitionOffset: Int64] {
+        try client.withHandle { rk in
+            try RDKafkaTopicPartitionList.with(keys.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: timestamp) }) { list in
+                let err = rd_kafka_offsets_for_times(rk, list, Int32(clamping: timeout.milliseconds))
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.metadata, err, "watermarks of \(keys.count) partitions") }
+                var offsets: [TopicPartitionOffset: Int64] = [:]
+                for i in 0..<Int(list.pointee.cnt) {
+                    let element = list.pointee.elems[i]
+                    let key = TopicPartitionOffset(topic: String(cString: element.topic), partition: element.partition)
+                    if element.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.metadata, element.err, "watermarks \(key)") }
+                    offsets[key] = element.offset
+                }
+                return offsets
+            }
+        }
+    }
+
     /// A group's committed offsets for the given partitions (`nil` offset: nothing committed).
     public func committedOffsets(group: String, partitions: [TopicPartitionOffset], timeout: Duration = .seconds(10)) throws -> [TopicPartitionOffset] {
         // rd_kafka_committed answers for the handle's own group.id: ask through a consumer that

@@ -47,6 +47,11 @@ struct KafkaRoundTripTests {
         }
         let marks = try admin.watermarks(topic: "commits", partition: 1)
         #expect(marks.low == 0 && marks.high == 5)
+        // Both partitions in one batched query: each its own log end.
+        let both = try admin.watermarks([TopicPartitionOffset(topic: "commits", partition: 0), TopicPartitionOffset(topic: "commits", partition: 1)])
+        #expect(both[TopicPartitionOffset(topic: "commits", partition: 0)].map { [$0.low, $0.high] } == [0, 0])
+        #expect(both[TopicPartitionOffset(topic: "commits", partition: 1)].map { [$0.low, $0.high] } == [0, 5])
+        #expect(throws: KafkaError.self) { try admin.watermarks([TopicPartitionOffset(topic: "commits", partition: 7)], timeout: .seconds(2)) }
 
         let consumer = try KafkaConsumer(
             configuration: KafkaConsumerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers), groupID: "g1"), logger: logger)
@@ -110,6 +115,10 @@ struct KafkaRoundTripTests {
         let admin = try KafkaAdmin(configuration: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
         let low = try admin.watermarks(topic: "small", partition: 0).low
         try #require(low > 0, "the broker should have dropped the oldest records")
+        // The batched query agrees with the per-partition one, log start included.
+        let batched = try admin.watermarks([TopicPartitionOffset(topic: "small", partition: 0)])
+        let single = try admin.watermarks(topic: "small", partition: 0)
+        #expect(batched[TopicPartitionOffset(topic: "small", partition: 0)].map { [$0.low, $0.high] } == [single.low, single.high])
 
         // A consumer whose stored next offset is 0 must not silently jump to `low`.
         let consumer = try KafkaConsumer(
