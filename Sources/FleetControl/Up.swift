@@ -174,7 +174,7 @@ package struct Up: AsyncParsableCommand {
         // embedded broker's to discard: refuse instead of moving it where a later run would delete it.
         for worker in contents {
             guard let id = ClusterBinding.boundClusterID(of: state.appendingPathComponent(worker)) else { continue }
-            if !id.hasPrefix("mockCluster") {
+            if !EmbeddedCluster.isEmbedded(clusterID: id) {
                 throw ValidationError("\(state.path) holds worker state of Kafka cluster \(id), not of an embedded broker: "
                     + "pass another --run-dir, or move it aside yourself (mv \(state.path) \(state.path).\(id))")
             }

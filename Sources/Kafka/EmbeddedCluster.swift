@@ -10,6 +10,10 @@ import Logging
 ///
 /// `@unchecked Sendable`: the mock cluster runs on its own thread; its C API is safe to call from any.
 public final class EmbeddedCluster: @unchecked Sendable {
+    /// Whether a cluster id (KIP-78, ``KafkaAdmin/clusterID(timeout:)``) is an embedded broker's:
+    /// librdkafka's mock cluster names itself `mockCluster…`.
+    public static func isEmbedded(clusterID: String) -> Bool { clusterID.hasPrefix("mockCluster") }
+
     private let client: RDKafkaClient
     /// `rd_kafka_mock_cluster_t *`, owned here and destroyed before the client.
     private let cluster: OpaquePointer

@@ -24,7 +24,11 @@ public struct WorkerService: Service {
     public func run() async throws {
         try AssignmentStrategyRule.validate(strategy: configuration.kafka.extraProperties["partition.assignment.strategy"],
                                             inputTopics: handler.inputTopics)
-        try ClusterBinding.check(directory: configuration.stateDirectory, kafka: configuration.kafka, logger: logger)
+        var configuration = configuration
+        let clusterID = try ClusterBinding.check(directory: configuration.stateDirectory, kafka: configuration.kafka, logger: logger)
+        if configuration.inputFetchMaxWait == nil {
+            configuration.inputFetchMaxWait = WorkerConfiguration.inputFetchMaxWait(clusterID: clusterID)
+        }
         let reference = handler.referenceTables.isEmpty ? nil
             : try ReferenceLoader(tables: handler.referenceTables, configuration: configuration, logger: logger)
         try reference?.start()

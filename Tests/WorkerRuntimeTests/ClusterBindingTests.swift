@@ -29,6 +29,17 @@ struct ClusterBindingTests {
         #expect(try String(contentsOf: directory.appendingPathComponent(ClusterBinding.fileName), encoding: .utf8) == "cluster-A\n")
     }
 
+    @Test("the input's fetch wait follows the cluster: short on the embedded broker, librdkafka's 500 ms on Apache Kafka")
+    func fetchWaitByCluster() throws {
+        let cluster = try EmbeddedCluster(logger: logger)
+        let admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let embeddedID = try #require(try admin.clusterID())
+        #expect(WorkerConfiguration.inputFetchMaxWait(clusterID: embeddedID) == .milliseconds(10))
+        // An Apache Kafka cluster id (KIP-78: 22 characters of base64), and brokers that report none.
+        #expect(WorkerConfiguration.inputFetchMaxWait(clusterID: "MkU3OEVBNTcwNTJENDM2Qk") == .milliseconds(500))
+        #expect(WorkerConfiguration.inputFetchMaxWait(clusterID: nil) == .milliseconds(500))
+    }
+
     @Test("a worker whose state came from another cluster exits with one clear line instead of running on it")
     func workerRefusesStateOfAnotherCluster() async throws {
         let first = try CountWorkerHarness(partitions: 2)

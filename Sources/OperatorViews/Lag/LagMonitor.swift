@@ -133,7 +133,7 @@ final class LagMonitor: @unchecked Sendable {
         do {
             // librdkafka's mock cluster names itself "mockCluster…"; asked for DescribeConfigs it
             // waits for a controller it never names, so do not ask.
-            if try probe.kafkaAdmin.clusterID()?.hasPrefix("mockCluster") == true {
+            if let id = try probe.kafkaAdmin.clusterID(), EmbeddedCluster.isEmbedded(clusterID: id) {
                 evaluator.retention = embedded
                 return
             }

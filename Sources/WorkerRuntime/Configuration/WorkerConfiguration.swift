@@ -10,6 +10,20 @@ public struct WorkerConfiguration: Sendable {
     public var kafka: KafkaClientConfiguration
     /// Folder holding one SQLite file per partition, plus the reference tables.
     public var stateDirectory: URL
+    /// How long the broker may hold the input consumer's fetch when it has no data
+    /// (`fetch.wait.max.ms`). Default `nil`: chosen by the cluster at start
+    /// (``inputFetchMaxWait(clusterID:)``). `CARD_KAFKA_FETCH_WAIT_MAX_MS` overrides either.
+    public var inputFetchMaxWait: Duration?
+
+    /// The input consumer's `fetch.wait.max.ms` for a cluster: 10 ms on the embedded broker, which
+    /// holds an empty fetch for the whole wait, so the wait is latency (up to this much per hop
+    /// whenever a partition was empty) and idle cost (a fetch per wait per consumer); 500 ms,
+    /// librdkafka's default, on Apache Kafka, which answers as soon as data arrives, so a long
+    /// wait costs no latency and keeps an idle worker quiet. README "Idle" has the figures.
+    public static func inputFetchMaxWait(clusterID: String?) -> Duration {
+        clusterID.map(EmbeddedCluster.isEmbedded(clusterID:)) ?? false ? .milliseconds(10) : .milliseconds(500)
+    }
+
     /// Most messages applied in one SQLite transaction. Default 500.
     public var maxBatchSize: Int = 500
     /// Longest a poll waits for the first message when nothing else is due. Default 1 s.

@@ -49,8 +49,9 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         placement = try InputPlacement(handler: handler, producer: producerConfig,
                                        admin: try KafkaAdmin(configuration: configuration.kafka, logger: logger), logger: logger, metrics: metrics)
         outputLimit = OutputLimit(maxBytes: producer.messageMaxBytes)
-        consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: configuration.kafka, groupID: configuration.groupID),
-                                     logger: logger)
+        var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.kafka, groupID: configuration.groupID)
+        if let wait = configuration.inputFetchMaxWait { consumerConfiguration.fetchMaxWait = wait }
+        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
         // A delivery report may free outputs (their changelog record is stored) or outbox room:
         // end the poll's wait so the relay acts now, not when the wait runs out.
         producer.onDeliveryReports { [consumer] in consumer.wakeUp() }

@@ -53,9 +53,13 @@ public enum ClusterBinding {
     }
 
     /// Asks the brokers for their cluster id and checks the directory against it.
+    /// - Returns: the brokers' cluster id (`nil` when they report none).
     /// - Throws: `KafkaError` when no broker answers within `timeout`; `Mismatch` as `check`.
-    public static func check(directory: URL, kafka: KafkaClientConfiguration, timeout: Duration = .seconds(30), logger: Logger) throws {
+    @discardableResult
+    public static func check(directory: URL, kafka: KafkaClientConfiguration, timeout: Duration = .seconds(30), logger: Logger) throws -> String? {
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
-        try check(directory: directory, clusterID: try admin.clusterID(timeout: timeout), logger: logger)
+        let clusterID = try admin.clusterID(timeout: timeout)
+        try check(directory: directory, clusterID: clusterID, logger: logger)
+        return clusterID
     }
 }
