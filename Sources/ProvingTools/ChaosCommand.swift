@@ -146,7 +146,8 @@ package struct ChaosCommand: AsyncParsableCommand {
         var nextKill: ContinuousClock.Instant? = killEvery > 0 ? start + jitter(killEvery) : nil
         var nextFault: ContinuousClock.Instant? = faultEvery > 0 ? start + .milliseconds(Int64(faultEvery * 1000)) : nil
         var nextRetention: ContinuousClock.Instant? = retentionPeriod > 0 ? start + .milliseconds(Int64(retentionPeriod)) : nil
-        var draining: ContinuousClock.Instant?
+        /// A retention pass waiting for the fleet to catch up: since when, and whether its first wave is out.
+        var draining: (since: ContinuousClock.Instant, firstWaveSent: Bool)?
         var lastQuietCheck = start
         var restartAt: ContinuousClock.Instant?
         var replacements: [(due: ContinuousClock.Instant, worker: String)] = []
@@ -160,7 +161,7 @@ package struct ChaosCommand: AsyncParsableCommand {
         var problem: String?
 
         /// Submissions and applied hop records the retention fillers can copy (applications that ended).
-        func retentionPass() -> String {
+        func beginRetention() {
             let state = collector.snapshot
             let submissions = input[0..<next].filter { $0.expected == .accepted && state.finalized.contains($0.submissionID) }.map { (key: $0.key, value: $0.value) }
             var applied: [String: [InputRetention.Applied]] = [:]
@@ -170,7 +171,7 @@ package struct ChaosCommand: AsyncParsableCommand {
                     return InputRetention.Applied(partition: sighting.partition, application: application, messageID: id)
                 }.sorted { $0.application < $1.application }
             }
-            return retention.run(submissions: submissions, applied: applied)
+            retention.begin(submissions: submissions, applied: applied)
         }
         func fire(_ event: WorkerEvent) throws -> String {
             events[event.kind, default: 0] += 1
@@ -267,18 +268,23 @@ package struct ChaosCommand: AsyncParsableCommand {
 
             // Retention: pause the feed and the chaos, wait until the fleet has caught up, push the inputs out.
             if draining == nil, let due = nextRetention, now >= due {
-                draining = now
+                draining = (now, false)
                 retention.resetQuiet()
                 Terminal.say("[chaos] \(at(now)) s: retention pass due: feed and chaos paused until the fleet has caught up")
             }
-            if let since = draining, now - lastQuietCheck >= .seconds(1) {
+            if let (since, firstWaveSent) = draining, now - lastQuietCheck >= .seconds(1) {
                 lastQuietCheck = now
                 let settled = counts.finalized >= next && brokerUpAt == nil && replacements.isEmpty && restartAt == nil
                     && fleet.running.values.allSatisfy { $0 }
                 if settled && retention.isQuiet() {
-                    Terminal.say("[chaos] \(at(.now)) s: " + retentionPass())
-                    draining = nil
-                    nextRetention = ContinuousClock.now + .milliseconds(Int64(retentionPeriod))
+                    if !firstWaveSent {
+                        beginRetention()
+                        draining = (ContinuousClock.now, true)
+                    } else {
+                        Terminal.say("[chaos] \(at(.now)) s: " + retention.finish())
+                        draining = nil
+                        nextRetention = ContinuousClock.now + .milliseconds(Int64(retentionPeriod))
+                    }
                     lastGrowth = .now
                 } else if !settled {
                     retention.resetQuiet()
@@ -344,13 +350,17 @@ package struct ChaosCommand: AsyncParsableCommand {
             if retentionPeriod > 0 {
                 let since = ContinuousClock.now
                 retention.resetQuiet()
-                var ran = false
+                var ran = false, firstWaveSent = false
                 while (ContinuousClock.now - since).seconds < calmTimeout {
-                    if fleet.running.values.allSatisfy({ $0 }) && retention.isQuiet() { ran = true; break }
+                    if fleet.running.values.allSatisfy({ $0 }) && retention.isQuiet() {
+                        if firstWaveSent { ran = true; break }
+                        beginRetention()
+                        firstWaveSent = true
+                    }
                     _ = try? fleet.restartDead()
                     usleep(1_000_000)
                 }
-                if ran { Terminal.say("finale: " + retentionPass()) } else { retention.noteSkipped(); Terminal.say("finale: retention pass skipped: the fleet did not catch up") }
+                if ran { Terminal.say("finale: " + retention.finish()) } else { retention.noteSkipped(); Terminal.say("finale: retention pass skipped: the fleet did not catch up") }
             }
             if instances > 1 {
                 for worker in FleetUnderTest.workerNames {

@@ -17,8 +17,12 @@ import WorkerRuntime
 /// it has is a fixed cap per partition: `rd_kafka_mock_msgset_new` drops the oldest message sets
 /// while a partition holds more than 5 MiB (`max_size = 1024 * 1024 * 5`) or 100,000 message sets
 /// (`max_cnt`). A **retention pass** uses that cap: on every partition of every worker input topic
-/// it appends ``fillersPerPartition`` records of ``fillerBytes`` (5.7 MB, more than the cap), so
-/// every record written before the pass is dropped, as `retention.ms` drops records older than it.
+/// that holds records it appends ``firstWave`` records of ``fillerBytes`` (4.75 MB, under the cap),
+/// waits until the owners have taken them, then ``secondWave`` more (5.7 MB in all, over the cap),
+/// so every record written before the pass is dropped, as `retention.ms` drops records older than
+/// it. Two waves, because the cap drops whole message sets from the head: one wave over the cap
+/// would drop its own first filler before the owner, positioned just before it, had read it (an
+/// offset gap, as real retention gives a consumer that lags behind it).
 ///
 /// The fillers are inputs the partition's owner drops, changing nothing but its offset:
 /// - the fleet-written hops (card.identity-verification, card.bank-routing, card.card-production):
@@ -34,7 +38,8 @@ import WorkerRuntime
 /// every instance) and card.bank-events (empty during the chaos phase) are left alone.
 struct InputRetention {
     static let fillerBytes = 950_000
-    static let fillersPerPartition = 6
+    static let firstWave = 5
+    static let secondWave = 1
     static let paddingMember = "chaos_retention_padding"
     static let topics = [CardTopics.submission, CardTopics.applicationClosed,
                          CardTopics.identityVerification, CardTopics.bankRouting, CardTopics.cardProduction]
@@ -63,7 +68,8 @@ struct InputRetention {
     ///   - applied: per hop topic, records its consumer has applied.
     /// - Returns: the records, and the partitions that had nothing to pad with (`topic[partition]`).
     ///   - holdsRecords: whether a partition holds records (an empty one needs no filler).
-    static func fillers(pass: Int, partitions: (String) -> Int32, holdsRecords: (String, Int32) -> Bool = { _, _ in true },
+    ///   - perPartition: fillers per partition (``firstWave`` or ``secondWave``).
+    static func fillers(pass: Int, perPartition: Int = firstWave + secondWave, partitions: (String) -> Int32, holdsRecords: (String, Int32) -> Bool = { _, _ in true },
                         submissions: [(key: [UInt8], value: [UInt8])],
                         applied: [String: [Applied]]) -> (records: [ProducerRecord], uncovered: [String]) {
         var records: [ProducerRecord] = []
@@ -79,13 +85,13 @@ struct InputRetention {
         for partition in 0..<count where holdsRecords(CardTopics.submission, partition) {
             guard let submission = byPartition[partition] else { uncovered.append("\(CardTopics.submission)[\(partition)]"); continue }
             let value = padded(submission.value)
-            for _ in 0..<fillersPerPartition {
+            for _ in 0..<perPartition {
                 records.append(ProducerRecord(topic: CardTopics.submission, partition: partition, key: submission.key, value: value))
             }
         }
         // card.application-closed: closes of applications nobody has, no message id (so no dedup either way).
         for partition in 0..<partitions(CardTopics.applicationClosed) where holdsRecords(CardTopics.applicationClosed, partition) {
-            for i in 0..<fillersPerPartition {
+            for i in 0..<perPartition {
                 let closed = ApplicationClosed(applicationID: "chaos-retention-\(pass)-\(partition)-\(i)", applicantIDNumber: "chaos-retention",
                                                status: .rejected, at: Timestamp.now())
                 guard let value = try? CardJSON.encodeBytes(closed) else { continue }
@@ -100,7 +106,7 @@ struct InputRetention {
             for record in applied[topic] ?? [] where byPartition[record.partition] == nil { byPartition[record.partition] = record }
             for partition in 0..<partitions(topic) where holdsRecords(topic, partition) {
                 guard let record = byPartition[partition] else { uncovered.append("\(topic)[\(partition)]"); continue }
-                for _ in 0..<fillersPerPartition {
+                for _ in 0..<perPartition {
                     records.append(ProducerRecord(topic: topic, partition: partition, key: Array(record.application.utf8), value: filler,
                                                   headers: [KafkaHeader(name: messageIDHeader, string: record.messageID)]))
                 }
@@ -129,7 +135,8 @@ final class RetentionPasses {
     init(fleet: FleetUnderTest, logger: Logger) throws {
         self.fleet = fleet
         probe = try LagProbe(bootstrapServers: fleet.servers, logger: logger)
-        producer = try Feeder(servers: fleet.servers, clientID: "chaos-retention", logger: logger)
+        // Uncompressed: the cap counts stored (compressed) bytes, and lz4, the fleet's default, shrinks the padding to nothing.
+        producer = try Feeder(servers: fleet.servers, clientID: "chaos-retention", extraProperties: ["compression.codec": "none"], logger: logger)
     }
 
     /// Whether every input record has been taken: for every partition of every worker input topic,
@@ -170,12 +177,16 @@ final class RetentionPasses {
 
     func resetQuiet() { lastQuiet = nil }
 
-    /// One pass: fillers on every input partition, then the check that the log start of each
-    /// partition reached its end before the pass. Blocking.
-    /// - Returns: a one-line summary for the progress output.
-    func run(submissions: [(key: [UInt8], value: [UInt8])], applied: [String: [InputRetention.Applied]]) -> String {
+    private var before: [String: (topic: String, partition: Int32, low: Int64, high: Int64)] = [:]
+    private var uncovered: [String] = []
+    private var secondWave: [ProducerRecord] = []
+    private var sent = 0
+
+    /// A pass's first wave: reads every input partition's watermarks and writes the first fillers
+    /// (under the cap, so nothing the owners have not read is dropped). Blocking.
+    func begin(submissions: [(key: [UInt8], value: [UInt8])], applied: [String: [InputRetention.Applied]]) {
         passes += 1
-        var before: [String: (topic: String, partition: Int32, low: Int64, high: Int64)] = [:]
+        before = [:]
         let admin = probe.kafkaAdmin
         for topic in InputRetention.topics {
             for partition in 0..<fleet.partitions(of: topic) {
@@ -184,11 +195,28 @@ final class RetentionPasses {
                 }
             }
         }
+        let snapshot = before
         let (records, uncovered) = InputRetention.fillers(pass: passes, partitions: fleet.partitions(of:), holdsRecords: { topic, partition in
-            before["\(topic)[\(partition)]"].map { $0.high > $0.low } ?? true
+            snapshot["\(topic)[\(partition)]"].map { $0.high > $0.low } ?? true
         }, submissions: submissions, applied: applied)
-        for record in records { producer.enqueue(record, label: "retention filler \(record.topic)[\(record.partition ?? -1)]") }
-        do { try producer.flush(timeout: .seconds(120)) } catch { problems.append("retention pass \(passes): fillers not all delivered: \(error)") }
+        self.uncovered = uncovered
+        // Each partition's fillers are consecutive: the last `secondWave` of each group wait for the second wave.
+        let group = InputRetention.firstWave + InputRetention.secondWave
+        var first: [ProducerRecord] = []
+        secondWave = []
+        for (index, record) in records.enumerated() {
+            if index % group < InputRetention.firstWave { first.append(record) } else { secondWave.append(record) }
+        }
+        send(first)
+        lastQuiet = nil
+    }
+
+    /// The second wave, once the owners have taken the first, then the check that the log start of
+    /// each partition reached its end before the pass. Blocking.
+    /// - Returns: a one-line summary for the progress output.
+    func finish() -> String {
+        send(secondWave)
+        let admin = probe.kafkaAdmin
         var emptied = 0, kept = 0, dropped: Int64 = 0
         for (name, old) in before where old.high > old.low {
             guard let marks = try? admin.watermarks(topic: old.topic, partition: old.partition) else { continue }
@@ -205,8 +233,15 @@ final class RetentionPasses {
         partitionsKept += kept
         recordsDropped += dropped
         lastQuiet = nil
-        return "retention pass \(passes): \(records.count) filler records (\(records.count * InputRetention.fillerBytes / 1_000_000) MB); "
+        defer { sent = 0 }
+        return "retention pass \(passes): \(sent) filler records (\(sent * InputRetention.fillerBytes / 1_000_000) MB in two waves); "
             + "\(emptied) input partition logs emptied of the \(dropped) records written before; \(kept) not (nothing applied there to pad with)"
+    }
+
+    private func send(_ records: [ProducerRecord]) {
+        for record in records { producer.enqueue(record, label: "retention filler \(record.topic)[\(record.partition ?? -1)]") }
+        do { try producer.flush(timeout: .seconds(120)) } catch { problems.append("retention pass \(passes): fillers not all delivered: \(error)") }
+        sent += records.count
     }
 
     func noteSkipped() { skipped += 1; lastQuiet = nil }
