@@ -28,7 +28,12 @@ final class FleetUnderTest: @unchecked Sendable {
     private let extraArguments: [String: [String]]
 
     private struct Slot {
+        /// The worker type (`intake`, ...): the executable and the consumer group.
+        var worker: String
+        var stateDirectory: URL
         var process: ChildProcess?
+        /// Taken out of the fleet on purpose (removed gracefully, or killed with its disk lost): never restarted.
+        var retired = false
         /// Killed on purpose (chaos) and not yet restarted.
         var killedOnPurpose = false
         var starts = 0
@@ -57,28 +62,39 @@ final class FleetUnderTest: @unchecked Sendable {
 
     func logFile(_ name: String) -> URL { logDirectory.appendingPathComponent("\(name).log") }
 
+    /// Starts worker `name` (one instance per type, on `state/<name>`).
     func start(_ name: String) throws {
-        let arguments = ["--brokers", servers, "--state-dir", directory.appendingPathComponent("state/\(name)").path]
-            + (extraArguments["*"] ?? []) + (extraArguments[name] ?? [])
-        let process = try ChildProcess(name: name, executable: BuildProducts.executable("\(name)-worker"),
-                                       arguments: arguments, logFile: logFile(name))
+        try start(instance: name, worker: name, stateDirectory: directory.appendingPathComponent("state/\(name)"))
+    }
+
+    /// Starts (or restarts) instance `instance` of worker type `worker` on `stateDirectory`, its own disk.
+    func start(instance: String, worker: String, stateDirectory: URL) throws {
+        let arguments = ["--brokers", servers, "--state-dir", stateDirectory.path]
+            + (extraArguments["*"] ?? []) + (extraArguments[worker] ?? [])
+        let process = try ChildProcess(name: instance, executable: BuildProducts.executable("\(worker)-worker"),
+                                       arguments: arguments, logFile: logFile(instance))
         slots.withLock { s in
-            var slot = s[name] ?? Slot()
+            var slot = s[instance] ?? Slot(worker: worker, stateDirectory: stateDirectory)
             slot.process = process
             slot.killedOnPurpose = false
             slot.starts += 1
-            s[name] = slot
+            s[instance] = slot
         }
     }
 
     func startAll() throws {
+        try Self.checkExecutables()
+        for name in Self.workerNames { try start(name) }
+    }
+
+    /// - Throws: `FleetRunError` naming the first worker executable not built.
+    static func checkExecutables() throws {
         for name in Self.workerNames {
             let executable = BuildProducts.executable("\(name)-worker")
             guard FileManager.default.isExecutableFile(atPath: executable.path) else {
                 throw FleetRunError("\(executable.lastPathComponent) not found at \(executable.path): build the package first")
             }
         }
-        for name in Self.workerNames { try start(name) }
     }
 
     /// SIGKILL, as a crash would; the worker is restarted by `restartDead`.
@@ -98,7 +114,7 @@ final class FleetUnderTest: @unchecked Sendable {
     func restartDead() throws -> [String] {
         let dead = slots.withLock { s -> [String] in
             var names: [String] = []
-            for (name, slot) in s {
+            for (name, slot) in s where !slot.retired {
                 guard let process = slot.process, !process.isRunning else { continue }
                 if !slot.killedOnPurpose { s[name]?.unexpectedExits.append(process.exitStatus ?? -1) }
                 s[name]?.process = nil
@@ -106,7 +122,10 @@ final class FleetUnderTest: @unchecked Sendable {
             }
             return names.sorted()
         }
-        for name in dead { try start(name) }
+        for name in dead {
+            let (worker, stateDirectory) = slots.withLock { s in (s[name]!.worker, s[name]!.stateDirectory) }
+            try start(instance: name, worker: worker, stateDirectory: stateDirectory)
+        }
         return dead
     }
 
@@ -132,7 +151,73 @@ final class FleetUnderTest: @unchecked Sendable {
     var kills: [String: Int] { slots.withLock { s in s.mapValues(\.kills) } }
     var restarts: [String: Int] { slots.withLock { s in s.mapValues { max(0, $0.starts - 1) } } }
     var unexpectedExits: [String: [Int32]] { slots.withLock { s in s.mapValues(\.unexpectedExits).filter { !$0.value.isEmpty } } }
-    var running: [String: Bool] { slots.withLock { s in s.mapValues { $0.process?.isRunning ?? false } } }
+    var running: [String: Bool] { slots.withLock { s in s.filter { !$0.value.retired }.mapValues { $0.process?.isRunning ?? false } } }
+
+    // MARK: Several instances per worker type (`fleet chaos --instances`)
+
+    /// Instances not retired (running, or killed and due for a restart on their disk), as (name, worker type), by name.
+    var liveInstances: [(name: String, worker: String)] {
+        slots.withLock { s in s.filter { !$0.value.retired }.map { ($0.key, $0.value.worker) }.sorted { $0.name < $1.name } }
+    }
+
+    /// The state directories of the live instances of `worker`.
+    func stateDirectories(of worker: String) -> [URL] {
+        slots.withLock { s in s.values.filter { !$0.retired && $0.worker == worker }.map(\.stateDirectory) }
+    }
+
+    /// The live instances of `worker`, by name.
+    func instances(of worker: String) -> [String] { liveInstances.filter { $0.worker == worker }.map(\.name) }
+
+    /// Starts one more instance of `worker` on a fresh, empty state directory `state/<worker>-<k>`
+    /// (k one above every instance of the type so far), as a new host or pod with its own volume.
+    /// - Returns: the instance's name, `<worker>-<k>`.
+    @discardableResult
+    func addInstance(of worker: String) throws -> String {
+        let k = slots.withLock { s in s.values.filter { $0.worker == worker }.count } + 1
+        let name = "\(worker)-\(k)"
+        let stateDirectory = directory.appendingPathComponent("state/\(name)")
+        try? FileManager.default.removeItem(at: stateDirectory)
+        try start(instance: name, worker: worker, stateDirectory: stateDirectory)
+        return name
+    }
+
+    /// Graceful removal: SIGTERM (the instance drains its outbox, commits and leaves the group); it is
+    /// not restarted. Does not wait: ``retiredExitStatuses`` has the exit status once it is known.
+    func remove(_ name: String) {
+        let process = slots.withLock { s -> ChildProcess? in
+            s[name]?.retired = true
+            return s[name]?.process
+        }
+        process?.signal(SIGTERM)
+    }
+
+    /// SIGKILL, and the instance's disk is lost: its state directory is deleted and it is never restarted
+    /// (``addInstance(of:)`` gives its replacement a fresh disk).
+    func killAndLoseDisk(_ name: String) {
+        let (process, stateDirectory) = slots.withLock { s -> (ChildProcess?, URL?) in
+            s[name]?.retired = true
+            s[name]?.kills += 1
+            s[name]?.killedOnPurpose = true
+            return (s[name]?.process, s[name]?.stateDirectory)
+        }
+        process?.signal(SIGKILL)
+        process?.wait(timeout: .seconds(5))
+        if let stateDirectory { try? FileManager.default.removeItem(at: stateDirectory) }
+    }
+
+    /// Exit statuses of retired instances removed gracefully (`nil`: still stopping), by name.
+    var retiredExitStatuses: [String: Int32?] {
+        slots.withLock { s in s.filter { $0.value.retired && !$0.value.killedOnPurpose }.mapValues { $0.process?.exitStatus } }
+    }
+
+    /// Kills, restarts and peak RSS summed (RSS: the maximum) over the instances of each worker type.
+    var killsByWorker: [String: Int] { slots.withLock { s in Dictionary(s.values.map { ($0.worker, $0.kills) }, uniquingKeysWith: +) } }
+    var restartsByWorker: [String: Int] {
+        slots.withLock { s in Dictionary(s.values.map { ($0.worker, max(0, $0.starts - 1)) }, uniquingKeysWith: +) }
+    }
+    var peakRSSByWorker: [String: Int] { slots.withLock { s in Dictionary(s.values.map { ($0.worker, $0.peakRSS) }, uniquingKeysWith: max) } }
+    /// Instances that ever ran, per worker type.
+    var instancesStarted: [String: Int] { slots.withLock { s in Dictionary(s.values.map { ($0.worker, 1) }, uniquingKeysWith: +) } }
 
     /// Waits until every worker logged its first assignment and, when the reference topics were seeded
     /// before the start, the reference tables caught up (the loader logs that only when it had records to read). Blocking.
@@ -141,10 +226,10 @@ final class FleetUnderTest: @unchecked Sendable {
         var missing: [String] = []
         repeat {
             missing = []
-            for name in Self.workerNames {
+            for (name, worker) in liveInstances {
                 let text = logText(name)
                 if !text.contains("partitions assigned") { missing.append("\(name): no partitions yet") }
-                if referenceSeeded, name == "identity" || name == "routing", !text.contains("reference tables caught up") {
+                if referenceSeeded, worker == "identity" || worker == "routing", !text.contains("reference tables caught up") {
                     missing.append("\(name): reference tables loading")
                 }
             }
@@ -166,15 +251,17 @@ final class FleetUnderTest: @unchecked Sendable {
     @discardableResult
     func stopAll(timeout: Duration = .seconds(30)) -> [String: Int32?] {
         samplePeakRSS()
-        let processes = slots.withLock { s in s.compactMapValues(\.process) }
+        let (processes, retired) = slots.withLock { s in (s.compactMapValues(\.process), Set(s.filter(\.value.retired).keys)) }
         for process in processes.values { process.signal(SIGTERM) }
         var statuses: [String: Int32?] = [:]
         for (name, process) in processes {
             let status = process.wait(timeout: timeout)
             if status == nil { process.signal(SIGKILL); process.wait(timeout: .seconds(5)) }
-            statuses[name] = status
+            // Retired instances (removed or killed earlier) are awaited too, but their status is not this stop's.
+            if !retired.contains(name) { statuses[name] = status }
         }
-        slots.withLock { s in for name in s.keys { s[name]?.process = nil } }
+        // Retired instances keep their process, for ``retiredExitStatuses``.
+        slots.withLock { s in for name in s.keys where !(s[name]?.retired ?? false) { s[name]?.process = nil } }
         return statuses
     }
 
@@ -190,9 +277,16 @@ final class FleetUnderTest: @unchecked Sendable {
         return result
     }
 
-    /// Lines of the worker logs that report lost messages (offset gaps).
+    /// How many lines of the worker logs (every instance that ever ran) contain `needle`.
+    func logLineCount(containing needle: String) -> Int {
+        slots.withLock { s in s.keys.sorted() }.reduce(0) { total, name in
+            total + logText(name).split(separator: "\n").filter { $0.contains(needle) }.count
+        }
+    }
+
+    /// Lines of the worker logs (every instance that ever ran) that report lost messages (offset gaps).
     func gapLines() -> [String] {
-        Self.workerNames.flatMap { name in
+        slots.withLock { s in s.keys.sorted() }.flatMap { name in
             logText(name).split(separator: "\n").filter { $0.contains("OFFSET GAP") }.map { "\(name): \($0)" }
         }
     }

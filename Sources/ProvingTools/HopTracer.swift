@@ -76,6 +76,9 @@ final class HopTracer: @unchecked Sendable {
         }
     }
 
+    /// The applications seen on hop `topic` so far, each with its first sighting (partition, offset, message id).
+    func sightings(on topic: String) -> [String: Sighting] { seen.withLock { $0[topic] ?? [:] } }
+
     /// Where `application` went: one line per hop, up to the first hop it was not seen on.
     /// - Parameter stateDirectory: the fleet's `state/` folder (one folder per worker).
     func locate(_ application: String, stateDirectory: URL) -> String {

@@ -97,6 +97,34 @@ struct BenchChaosHostileTests {
         #expect(!run.output.contains("VIOLATION"))
     }
 
+    @Test("fleet chaos --instances 3: instances added, removed, killed -9 on their own disks, inputs pushed out by retention; every application ends once, no child blocked, no order forgotten")
+    func chaosInstances() async throws {
+        let run = try await fleet(["chaos", "--instances", "3", "--applications", "240", "--rate", "12", "--window", "100",
+                                   "--kill-every", "2.5", "--max-kills", "10", "--restart-delay", "0.5",
+                                   "--fault-every", "5", "--max-faults", "3", "--input-retention-ms", "12000",
+                                   "--probe-sample", "5", "--late-share", "0.1", "--seed", "13"], timeout: .seconds(480))
+        defer { try? FileManager.default.removeItem(at: run.directory) }
+        #expect(run.status == 0, "exit status; output:\n\(run.output)")
+        #expect(run.output.contains("chaos: PASS"))
+        // 240 applications and 10 probes (5 freed children and 5 active ones applying again).
+        #expect(run.output.contains("verified: 250 application(s): 250 with exactly one final status"), "\(run.output)")
+        #expect(run.output.contains("; 0 lost"))
+        #expect(run.output.contains(", 0 duplicated, 0 seq gap(s), 0 conflicting"))
+        #expect(run.output.contains(", 0 duplicated, 0 missing, 0 without in_production, 0 conflicting"))
+        #expect(run.output.contains("probes: 5 freed child(ren) applied again: 5 received, 0 blocked; 5 active child(ren) applied again: 5 refused (DUPLICATE_ACTIVE_APPLICATION), 0 taken twice; 5 order(s) given bank events: 5 ready_for_pickup, 0 forgotten"), "\(run.output)")
+        // The chaos did what it says: worker events, disks lost, retention passes that emptied partitions, restores.
+        #expect((number(after: "worker events: ", in: run.output) ?? 0) >= 6, "worker events happened (the finale makes 4 of them)")
+        #expect((number(after: "input retention: ", in: run.output) ?? 0) >= 2, "retention passes (one in the chaos, the finale's)")
+        #expect(!run.output.contains("input retention: 0 pass"))
+        let emptied = run.output.range(of: " pass(es), ").flatMap { range in
+            run.output[range.upperBound...].split(separator: ";").dropFirst().first.flatMap { Int($0.trimmingCharacters(in: .whitespaces).prefix { $0.isNumber }) }
+        }
+        #expect((emptied ?? 0) > 0, "input partitions emptied by retention")
+        #expect(run.output.contains("finale: SIGKILL intake-"), "the finale replaced an intake on a fresh disk")
+        #expect((number(after: "state moves: ", in: run.output) ?? 0) >= 4, "partitions restored from the changelog on fresh disks")
+        #expect(!run.output.contains("VIOLATION"))
+    }
+
     @Test("fleet hostile --records 1000: no crash, every record a rejected status or a dead letter (or a documented no-op), no personal data in logs")
     func hostile() async throws {
         let run = try await fleet(["hostile", "--records", "1000", "--seed", "7", "--settle-seconds", "10"], timeout: .seconds(420))
@@ -147,6 +175,70 @@ struct BenchChaosHostileTests {
         #expect(text.contains("seq is not contiguous"))
         #expect(text.contains("more than one card order"))
         #expect(text.contains("different content"))
+    }
+
+    @Test("Chaos worker events keep 1 to N+1 live instances per type; --instances 1 only kills and restarts")
+    func workerEvents() {
+        var rng = RuntimeBench.SplitMix64(seed: 5)
+        let workers = FleetUnderTest.workerNames
+        for _ in 0..<300 {
+            let one = WorkerEvent.choose(live: ["intake": ["intake"]], workers: workers, instances: 1, next: { rng.next() })
+            #expect(one == .killRestart(instance: "intake"))
+        }
+        var kinds = Set<String>()
+        for _ in 0..<500 {
+            // intake at N+1 (never another add), identity at 1 (never a removal), routing with a replacement pending.
+            let live = ["intake": ["intake-1", "intake-2", "intake-3", "intake-4"], "identity": ["identity-2"],
+                        "routing": ["routing-1", "routing-3"], "production": ["production-1", "production-2", "production-3"]]
+            guard let event = WorkerEvent.choose(live: live, pending: ["routing": 2], workers: workers, instances: 3, next: { rng.next() }) else {
+                Issue.record("no event"); continue
+            }
+            kinds.insert(event.kind)
+            switch event {
+            case .add(let worker): #expect(worker == "production" || worker == "identity", "intake is at N+1, routing too counting its pending replacements")
+            case .remove(let instance): #expect(!instance.hasPrefix("identity"), "identity keeps its last instance")
+            case .killRestart(let instance), .killReplace(let instance, _): #expect(live.values.contains { $0.contains(instance) })
+            }
+        }
+        #expect(kinds == Set(WorkerEvent.kinds), "every kind happens: \(kinds)")
+    }
+
+    @Test("Retention fillers: over the embedded broker's 5 MiB per partition, and each one a no-op for an owner that kept its state")
+    func retentionFillers() throws {
+        let population = ScaledPopulation(families: 40, invalidShare: 0, lateShare: 0, seed: 11, runID: "rf")
+        let apps = population.applications(0..<60, at: Timestamp.now())
+        let submissions = apps.map { (key: $0.key, value: $0.value) }
+        let applied = ["card.identity-verification": [InputRetention.Applied(partition: 3, application: "a1", messageID: "a1/card.identity-verification")]]
+        let (records, uncovered) = InputRetention.fillers(pass: 1, partitions: { _ in 24 }, holdsRecords: { topic, partition in
+            topic != "card.bank-routing" || partition == 0
+        }, submissions: submissions, applied: applied)
+        var bytes: [String: Int] = [:]
+        for record in records { bytes["\(record.topic)[\(record.partition ?? -1)]", default: 0] += record.value?.count ?? 0 }
+        #expect(bytes.values.allSatisfy { $0 > 5 * 1024 * 1024 }, "every padded partition gets more than the mock's 5 MiB cap in all")
+        #expect(InputRetention.firstWave * InputRetention.fillerBytes < 5 * 1024 * 1024 - 64 * 1024, "the first wave alone stays under the cap")
+        #expect(bytes["card.identity-verification[3]"] != nil && bytes["card.identity-verification[4]"] == nil)
+        #expect(uncovered.contains("card.identity-verification[4]") && uncovered.contains("card.bank-routing[0]"))
+        #expect(!uncovered.contains { $0.hasPrefix("card.bank-routing[1]") }, "an empty partition needs no filler")
+        #expect((0..<24).allSatisfy { bytes["card.application-closed[\($0)]"] != nil })
+        for record in records where record.topic == "card.identity-verification" {
+            #expect(record.headers.first { $0.name == "card-message-id" }?.value == Array("a1/card.identity-verification".utf8))
+        }
+        // A padded submission keeps its id and contract key (so intake drops it as "the same submission_id again")
+        // and lands on the partition of its key.
+        let submissionFillers = records.filter { $0.topic == "card.submission" }
+        #expect(!submissionFillers.isEmpty)
+        for record in submissionFillers.prefix(12) {
+            let original = try #require(apps.first { $0.key == record.key })
+            guard case .parsed(let parsed) = IntakeValidator.validate(record.value ?? []) else { Issue.record("not parsed"); continue }
+            #expect(parsed.submissionID == original.submissionID)
+            #expect(ContractKeys.submission(record.value ?? []) == String(decoding: original.key, as: UTF8.self))
+            #expect(record.partition == KafkaPartitioner.fleetDefault.partition(forKey: original.key, partitionCount: 24))
+        }
+        // The same child applying again: a new id, the same contract key.
+        let again = try #require(ChaosProbes.reapply(apps[0]))
+        guard case .parsed(let parsed) = IntakeValidator.validate(again.value) else { Issue.record("re-application not parsed"); return }
+        #expect(parsed.submissionID == apps[0].submissionID + "-r" && parsed.reasons.isEmpty, "\(parsed.reasons)")
+        #expect(ContractKeys.submission(again.value) == String(decoding: apps[0].key, as: UTF8.self))
     }
 
     @Test("Scaled population: ID numbers stay valid and unique across generations, deliberately bad ones stay bad")
