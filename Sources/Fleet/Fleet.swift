@@ -15,5 +15,5 @@ struct Fleet: AsyncParsableCommand {
         subcommands: [Up.self, Broker.self, Produce.self, RuntimeBench.self, BenchRelay.self, BenchJSON.self, ProbeAcksCommand.self,
                       SeedCommand.self, SubmitCommand.self, BankSimulatorCommand.self, StatusCommand.self,
                       TopicsCommand.self, LagCommand.self, OpsCommand.self, DeadLetterCommand.self,
-                      BenchCommand.self, ChaosCommand.self, HostileCommand.self])
+                      BenchCommand.self, ChaosCommand.self, HostileCommand.self, BenchRestore.self])
 }

@@ -19,9 +19,12 @@ final class PipelineHarness: @unchecked Sendable {
 
     static let workerNames = ["intake", "identity", "routing", "production"]
     private let registryGraceSeconds: Double
+    /// Added to every worker's environment (nil: the test process's own).
+    private let workerEnvironment: [String: String]?
 
-    init(registryGraceSeconds: Double) throws {
+    init(registryGraceSeconds: Double, workerEnvironment: [String: String]? = nil) throws {
         self.registryGraceSeconds = registryGraceSeconds
+        self.workerEnvironment = workerEnvironment
         cluster = try EmbeddedCluster(logger: logger)
         let topics = try TopicCatalog.load(from: Self.repositoryRoot.appendingPathComponent("Topics"))
         for spec in topics { try cluster.createTopic(spec) }
@@ -45,7 +48,8 @@ final class PipelineHarness: @unchecked Sendable {
                          "--kafka-property", "session.timeout.ms=3000", "--kafka-property", "heartbeat.interval.ms=300",
                          "--clock-file", clockFile.path]
         if name == "identity" { arguments += ["--registry-grace-seconds", "\(registryGraceSeconds)"] }
-        return try ChildProcess(name: name, executable: BuildProducts.executable("\(name)-worker"), arguments: arguments, logFile: log)
+        return try ChildProcess(name: name, executable: BuildProducts.executable("\(name)-worker"), arguments: arguments,
+                                environment: workerEnvironment, logFile: log)
     }
 
     /// Every record collected from `topic` so far (card.status, card.orders, card.dlq).

@@ -29,7 +29,8 @@ struct StateMovesTests {
 
     @Test("a closed application stays closed and pending orders keep their bank events across join, leave and rolling restart on fresh disks; nothing repeats")
     func joinLeaveRoll() async throws {
-        let fleet = try PipelineHarness(registryGraceSeconds: 20)
+        // Snapshots every 2 KB of changesets: the moves below restore from snapshots and the records after them.
+        let fleet = try PipelineHarness(registryGraceSeconds: 20, workerEnvironment: [SnapshotPolicy.bytesVariable: "2048"])
         var extra: [String: ChildProcess] = [:]
         var restarted: [ChildProcess] = []
         defer {
@@ -133,5 +134,13 @@ struct StateMovesTests {
             try? String(contentsOf: fleet.directory.appendingPathComponent($0), encoding: .utf8)
         }
         #expect(logs.contains { $0.contains("partition state restored from the changelog") }, "fresh disks were restored, not replayed")
+        let allLogs = (PipelineHarness.workerNames.flatMap { ["\($0).log", "\($0)-2.log", "\($0)-1b.log", "\($0)-2b.log"] }).compactMap {
+            try? String(contentsOf: fleet.directory.appendingPathComponent($0), encoding: .utf8)
+        }
+        #expect(allLogs.contains { $0.contains("state snapshot written to the changelog") }, "owners wrote snapshots")
+        let fromSnapshot = allLogs.flatMap { $0.split(separator: "\n") }.filter {
+            $0.contains("partition state restored from the changelog") && $0.contains(/restore\.snapshot\.version=[1-9]/)
+        }
+        #expect(!fromSnapshot.isEmpty, "some restores started from a snapshot")
     }
 }

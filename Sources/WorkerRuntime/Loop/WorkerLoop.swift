@@ -449,6 +449,9 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         let local = StatePoint(version: checkpoint.version, epoch: checkpoint.epoch)
         let (low, high, newestInTail) = (read.low, read.high, read.newest)
         var seenEpoch = newestInTail?.epoch ?? 0
+        let policy = try SnapshotPolicy.fromEnvironment()
+        // Nothing known about the last snapshot of a non-empty changelog: take one soon (in the background).
+        var snapshots = high > low ? SnapshotSchedule.due(policy) : SnapshotSchedule(policy: policy)
         let metadata: Logger.Metadata = [LogKey.partition: "\(partition)", LogKey.topic: "\(changelogTopic)"]
         if ChangelogChain.useLocal(local, newest: newestInTail) {
             logger.info("partition state current: local file used as is", metadata: metadata.merging([
@@ -461,34 +464,37 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             gauge.record(high - low)
             logger.notice("restoring partition state from the changelog", metadata: metadata.merging([
                 "state.version": "\(local.version)", "changelog.version": "\(newestInTail?.version ?? 0)", "changelog.records": "\(high - low)"]) { a, _ in a })
-            let entries = try reader.entries(partition: partition, low: low, high: high) { read in
+            let contents = try reader.contents(partition: partition, low: low, high: high) { read in
                 gauge.record(high - low - read)
                 self.logger.info("restore: reading the changelog", metadata: metadata.merging([
                     "restore.read": "\(read)", "restore.total": "\(high - low)"]) { a, _ in a })
             }
-            seenEpoch = entries.map(\.epoch).max() ?? seenEpoch
-            let chain = try ChangelogChain.select(entries)
-            let newest = chain.last.map { StatePoint(version: $0.version, epoch: $0.epoch) }
+            seenEpoch = max(contents.entries.map(\.epoch).max() ?? seenEpoch, contents.snapshots.map(\.state.epoch).max() ?? 0)
+            let plan = try ChangelogChain.plan(contents.entries, snapshots: contents.snapshots)
+            let newest = plan.head
             if ChangelogChain.useLocal(local, newest: newest) {
                 logger.info("partition state current after reading the whole changelog: local file used as is", metadata: metadata)
             } else {
                 try store.database.close()
-                let bytes = chain.reduce(0) { $0 + $1.changeset.count }
-                let conflicts = try ChangelogRestore.restore(chain, directory: configuration.stateDirectory, partition: partition,
+                let bytes = plan.chain.reduce(0) { $0 + $1.changeset.count }
+                let conflicts = try ChangelogRestore.restore(plan, directory: configuration.stateDirectory, partition: partition,
                                                              handler: handler) { applied, total in
                     self.logger.info("restore: applying", metadata: metadata.merging([
                         "restore.applied": "\(applied)", "restore.total": "\(total)"]) { a, _ in a })
                 }
                 store = try open()
+                if plan.base != nil { snapshots = SnapshotSchedule(policy: policy, changesetBytes: bytes) }
                 let seconds = (ContinuousClock.now - started).seconds
                 logger.notice("partition state restored from the changelog", metadata: metadata.merging([
-                    "state.version": "\(newest?.version ?? 0)", "restore.records": "\(chain.count)", "restore.bytes": "\(bytes)",
-                    "restore.skipped": "\(entries.count - chain.count)", "restore.conflicts": "\(conflicts)",
+                    "state.version": "\(newest?.version ?? 0)", "restore.snapshot.version": "\(plan.base?.state.version ?? 0)",
+                    "restore.snapshot.bytes": "\(plan.base?.image.count ?? 0)", "restore.records": "\(plan.chain.count)",
+                    "restore.bytes": "\(bytes)", "restore.skipped": "\(contents.entries.count - plan.chain.count)",
+                    "restore.snapshots.rejected": "\(contents.rejectedSnapshots)", "restore.conflicts": "\(conflicts)",
                     "restore.seconds": "\(String(format: "%.3f", seconds))"]) { a, _ in a })
             }
             gauge.record(0)
         }
-        try store.enableChangelog(topic: changelogTopic, seenEpoch: seenEpoch)
+        try store.enableChangelog(topic: changelogTopic, seenEpoch: seenEpoch, snapshots: snapshots)
         return store
     }
 

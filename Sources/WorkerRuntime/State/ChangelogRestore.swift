@@ -12,10 +12,12 @@ struct ChangelogEntry: Sendable, Equatable {
     /// Offset of its last part: among copies of one version and epoch the later one is kept.
     var offset: Int64
     var changeset: [UInt8]
+    /// The epoch that wrote `predecessor` (the header; nil on records from before snapshots).
+    var predecessorEpoch: Int64? = nil
 }
 
 /// The state a partition file or a changelog stands at.
-struct StatePoint: Sendable, Equatable {
+struct StatePoint: Sendable, Hashable {
     var version: Int64
     var epoch: Int64
 }
@@ -53,6 +55,65 @@ enum ChangelogChain {
             current = previous
         }
         return chain.reversed()
+    }
+
+    /// What a restore applies: a snapshot's image (or an empty file) and the records after it.
+    struct Plan: Sendable, Equatable {
+        var base: ChangelogSnapshot?
+        var chain: [ChangelogEntry]
+        /// The state the restore reaches (nil: nothing to restore).
+        var head: StatePoint? {
+            chain.last.map { StatePoint(version: $0.version, epoch: $0.epoch) } ?? base?.state
+        }
+    }
+
+    /// The newest state of the changelog and how to rebuild it: the chain that ends at the newest
+    /// record of the highest epoch (as ``select(_:)``), followed back until it reaches a complete
+    /// snapshot of exactly one of its states (same version, same writer epoch) or the first version.
+    /// The newest such snapshot wins, so the records before it are never needed (retention may have
+    /// deleted them). A record names its predecessor's epoch; one from before snapshots does not,
+    /// and is linked by the epoch rule of ``select(_:)``.
+    /// - Parameter snapshots: complete, verified snapshots (``SnapshotAssembler``).
+    /// - Throws: ``StateChangelogError`` when the chain reaches neither a snapshot nor version 0.
+    static func plan(_ entries: [ChangelogEntry], snapshots: [ChangelogSnapshot]) throws -> Plan {
+        var byState: [StatePoint: ChangelogSnapshot] = [:]
+        for snapshot in snapshots where byState[snapshot.state].map({ $0.offset < snapshot.offset }) ?? true {
+            byState[snapshot.state] = snapshot
+        }
+        guard var current = entries.max(by: { ($0.epoch, $0.version, $0.offset) < ($1.epoch, $1.version, $1.offset) }) else {
+            // Only snapshots left (retention deleted the records before the newest one, none came after).
+            return Plan(base: snapshots.max { ($0.state.epoch, $0.state.version, $0.offset) < ($1.state.epoch, $1.state.version, $1.offset) },
+                        chain: [])
+        }
+        var byVersion: [Int64: [ChangelogEntry]] = [:]
+        for entry in entries { byVersion[entry.version, default: []].append(entry) }
+        var chain: [ChangelogEntry] = []
+        while true {
+            if let snapshot = byState[StatePoint(version: current.version, epoch: current.epoch)] {
+                return Plan(base: snapshot, chain: chain.reversed())
+            }
+            chain.append(current)
+            guard current.predecessor > 0 else { return Plan(base: nil, chain: chain.reversed()) }
+            let step = current
+            if let epoch = step.predecessorEpoch {
+                if let snapshot = byState[StatePoint(version: step.predecessor, epoch: epoch)] {
+                    return Plan(base: snapshot, chain: chain.reversed())
+                }
+                if let previous = byVersion[step.predecessor]?.filter({ $0.epoch == epoch && $0.offset < step.offset }).max(by: { $0.offset < $1.offset }) {
+                    current = previous
+                    continue
+                }
+            } else if let previous = byVersion[step.predecessor]?
+                .filter({ $0.epoch <= step.epoch && $0.offset < step.offset })
+                .max(by: { ($0.epoch, $0.offset) < ($1.epoch, $1.offset) }) {
+                current = previous
+                continue
+            } else if let snapshot = snapshots.filter({ $0.state.version == step.predecessor && $0.state.epoch <= step.epoch })
+                .max(by: { ($0.state.epoch, $0.offset) < ($1.state.epoch, $1.offset) }) {
+                return Plan(base: snapshot, chain: chain.reversed())
+            }
+            throw StateChangelogError("the changelog has no record of version \(step.predecessor), which version \(step.version) follows, and no complete snapshot of it: it cannot be restored (records deleted by retention before a snapshot was complete?)")
+        }
     }
 }
 
@@ -107,12 +168,29 @@ struct ChangelogReader {
         return tails
     }
 
-    /// Every complete record from `low` to `high`, parts reassembled.
+    /// What a changelog partition holds: its complete changeset records and its complete, verified snapshots.
+    struct Contents: Sendable {
+        var entries: [ChangelogEntry]
+        var snapshots: [ChangelogSnapshot]
+        /// Snapshots left out (incomplete, corrupt), each logged when read.
+        var rejectedSnapshots: Int
+    }
+
+    /// Every complete record from `low` to `high`, parts reassembled (snapshot records left out).
     /// - Parameter progress: called with records read so far, about every 5 s and at the end.
     func entries(partition: Int32, low: Int64, high: Int64, progress: (Int64) -> Void) throws -> [ChangelogEntry] {
+        try contents(partition: partition, low: low, high: high, progress: progress).entries
+    }
+
+    /// Every complete record and every complete snapshot from `low` to `high`. A snapshot without
+    /// its end marker, with a chunk missing or with another SHA-256 than its end marker names is
+    /// left out, with a warning naming it and why.
+    /// - Parameter progress: called with records read so far, about every 5 s and at the end.
+    func contents(partition: Int32, low: Int64, high: Int64, progress: (Int64) -> Void) throws -> Contents {
         let consumer = try consumer()
         defer { consumer.close() }
         var entries: [ChangelogEntry] = []
+        var snapshots = SnapshotAssembler()
         var partial: [[Int64]: (parts: [[UInt8]], count: Int)] = [:]
         var lastReport = ContinuousClock.now
         var read: Int64 = 0
@@ -122,6 +200,7 @@ struct ChangelogReader {
                 lastReport = ContinuousClock.now
                 progress(read)
             }
+            if snapshots.take(message) { return }
             guard let stamp = Self.stamp(message),
                   let predecessor = message.header(StateChangelog.predecessorHeader)?.stringValue.flatMap({ Int64($0) }) else {
                 logger.warning("changelog record without its state headers skipped", metadata: [LogKey.offset: "\(message.offset)"])
@@ -145,13 +224,19 @@ struct ChangelogReader {
             if assembly.parts.count == count {
                 partial[key] = nil
                 entries.append(ChangelogEntry(version: stamp.version, predecessor: predecessor, epoch: stamp.epoch,
-                                              offset: message.offset, changeset: assembly.parts.flatMap { $0 }))
+                                              offset: message.offset, changeset: assembly.parts.flatMap { $0 },
+                                              predecessorEpoch: message.header(StateChangelog.predecessorEpochHeader)?.stringValue.flatMap { Int64($0) }))
             } else {
                 partial[key] = assembly
             }
         }
         progress(read)
-        return entries
+        snapshots.finish()
+        for (id, reason) in snapshots.rejected {
+            logger.warning("changelog snapshot skipped", metadata: [LogKey.topic: "\(topic)", LogKey.partition: "\(partition)",
+                                                                  "snapshot.id": "\(id)", "snapshot.reason": "\(reason)"])
+        }
+        return Contents(entries: entries, snapshots: snapshots.complete, rejectedSnapshots: snapshots.rejected.count)
     }
 
     private static func stamp(_ message: ConsumedMessage) -> StatePoint? {
@@ -190,11 +275,32 @@ enum ChangelogRestore {
     /// - Returns: conflicts met (a conflicting row is replaced by the changelog's).
     static func restore(_ chain: [ChangelogEntry], directory: URL, partition: Int32, handler: any WorkerHandler,
                         progress: (Int, Int) -> Void) throws -> Int {
+        try restore(ChangelogChain.Plan(base: nil, chain: chain), directory: directory, partition: partition, handler: handler,
+                    progress: progress)
+    }
+
+    /// Writes the plan's snapshot image (or a fresh file) as `partition-NNN.sqlite.restoring`,
+    /// applies the records after it, then renames it over the partition file, as above.
+    /// - Throws: ``StateChangelogError`` when the image does not hold the state its end marker names.
+    static func restore(_ plan: ChangelogChain.Plan, directory: URL, partition: Int32, handler: any WorkerHandler,
+                        progress: (Int, Int) -> Void) throws -> Int {
+        let chain = plan.chain
         let target = PartitionStore.fileURL(directory: directory, partition: partition)
         let restoring = URL(fileURLWithPath: target.path + ".restoring")
         for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: restoring.path + suffix) }
+        if let base = plan.base { try Data(base.image).write(to: restoring) }
         let queue = try DatabaseQueue(path: restoring.path)
+        if let base = plan.base {
+            let row = try queue.read { try Row.fetchOne($0, sql: "SELECT version, epoch FROM runtime_changelog WHERE id = 0") }
+            guard let row, StatePoint(version: row["version"], epoch: row["epoch"]) == base.state else {
+                try? queue.close()
+                throw StateChangelogError("snapshot \(base.id) does not hold the state its end marker names (\(base.state.version)/\(base.state.epoch))")
+            }
+        }
+        // A snapshot from an older build gets the migrations added since; a fresh file gets them all.
         try PartitionStore.migrator(handler: handler).migrate(queue)
+        // The image's send queue held records its owner had not yet delivered: not this owner's to send.
+        try queue.write { try $0.execute(sql: "DELETE FROM runtime_changelog_out_unlogged") }
         var conflicts = 0
         var applied = 0
         var lastReport = ContinuousClock.now

@@ -60,6 +60,8 @@ final class OutboxRelay {
     private let changelogReports = ChangelogReports()
     /// Largest changeset bytes per Kafka record; a larger changeset goes in parts.
     private let changelogPartBytes: Int
+    /// Snapshots the partition into its changelog when due (nil: changelog off).
+    private(set) var snapshotWriter: SnapshotWriter?
 
     /// - Throws: SQLite errors reading the changelog queue a previous run left.
     init(store: PartitionStore, producer: KafkaProducer, maxInFlight: Int = 10_000, setAside: SetAside? = nil) throws {
@@ -78,6 +80,8 @@ final class OutboxRelay {
             changelogDeliveredThrough = (queued.first?.version ?? stamp.version + 1) - 1
             // Rows older than the first undelivered record were covered by delivered records.
             sendableThrough = queued.first?.seqFrom ?? stamp.lastOutboxSeq
+            snapshotWriter = SnapshotWriter(store: store, producer: producer, chunkBytes: changelogPartBytes,
+                                            logger: setAside?.logger ?? Logger(label: "card.worker.snapshot"))
         }
     }
 
@@ -140,6 +144,9 @@ final class OutboxRelay {
                 break
             }
             changelogPending.removeFirst()
+        }
+        if let snapshotWriter {
+            errors += snapshotWriter.pump(recordsPending: !changelogPending.isEmpty, deliveredThrough: changelogDeliveredThrough)
         }
         return errors
     }

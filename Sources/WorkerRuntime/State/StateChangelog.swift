@@ -48,6 +48,10 @@ public enum StateChangelog {
     public static let epochHeader = "card-owner-epoch"
     /// Header: `<part>/<parts>` (1-based) of a changeset larger than one record may carry.
     public static let partHeader = "card-state-part"
+    /// Header: the owner epoch that wrote the predecessor version (decimal text), so a restore links
+    /// a record to exactly one earlier state, a record's or a snapshot's. Absent on records written
+    /// before snapshots existed; the restore then falls back to the epoch rule.
+    public static let predecessorEpochHeader = "card-state-predecessor-epoch"
 
     /// Decides the topic from the mode and the cluster's partition counts.
     /// - Parameter counts: every topic's partition count, as the brokers report them.
@@ -75,6 +79,8 @@ struct ChangelogRecord: Sendable {
     var version: Int64
     var predecessor: Int64
     var epoch: Int64
+    /// The epoch that wrote `predecessor` (nil for a queue row left by a build without the column).
+    var predecessorEpoch: Int64?
     /// Outbox rows with `seqFrom < seq <= seqThrough` were appended by this record's transaction:
     /// the relay sends them only after this record's delivery report (design, case 2).
     var seqFrom: Int64
@@ -90,6 +96,7 @@ struct ChangelogRecord: Sendable {
             var headers = [KafkaHeader(name: StateChangelog.versionHeader, string: String(version)),
                            KafkaHeader(name: StateChangelog.predecessorHeader, string: String(predecessor)),
                            KafkaHeader(name: StateChangelog.epochHeader, string: String(epoch))]
+            if let predecessorEpoch { headers.append(KafkaHeader(name: StateChangelog.predecessorEpochHeader, string: String(predecessorEpoch))) }
             if parts > 1 { headers.append(KafkaHeader(name: StateChangelog.partHeader, string: "\(index + 1)/\(parts)")) }
             return ProducerRecord(topic: topic, partition: partition, key: Array(String(partition).utf8), value: slice, headers: headers)
         }
@@ -101,10 +108,17 @@ struct ChangelogStamp {
     var topic: String
     var version: Int64
     var epoch: Int64
+    /// The epoch that wrote `version`: the file's previous owner until this one writes.
+    var writerEpoch: Int64
     /// Highest outbox seq ever allocated in the file (`sqlite_sequence`).
     var lastOutboxSeq: Int64
     /// Records committed since the relay last took them.
     var fresh: [ChangelogRecord] = []
+    /// When the relay takes the next snapshot (docs/state-changelog.md, "Snapshots").
+    var snapshots: SnapshotSchedule = SnapshotSchedule(policy: .off)
+
+    /// The state the file stands at: its version and the epoch that wrote it.
+    var point: StatePoint { StatePoint(version: version, epoch: writerEpoch) }
 }
 
 extension PartitionStore {
@@ -118,6 +132,9 @@ extension PartitionStore {
                     seq_from INTEGER NOT NULL, seq_through INTEGER NOT NULL, changeset BLOB NOT NULL);
                 """)
         }
+        migrator.registerMigration("runtime-v4-changelog-predecessor-epoch") { db in
+            try db.execute(sql: "ALTER TABLE runtime_changelog_out_unlogged ADD COLUMN predecessor_epoch INTEGER")
+        }
     }
 
     /// The file's state version and owner epoch as last committed (0, 0 for a file never stamped).
@@ -130,17 +147,19 @@ extension PartitionStore {
 
     /// Turns the changelog on for this file: from now on every `write` that changes it stamps a
     /// version and queues a record.
-    /// - Parameter seenEpoch: the highest owner epoch the changelog holds (0 when unknown).
+    /// - Parameters:
+    ///   - seenEpoch: the highest owner epoch the changelog holds (0 when unknown).
+    ///   - snapshots: when the relay snapshots the file (default: never).
     ///
     /// This opening is a new owner: its epoch's generation (high bits) is one above any seen, so a
     /// restore prefers its records to those of an earlier owner still writing (a zombie); the low
     /// 16 bits are random so two owners that opened from the same state tell their records apart.
-    func enableChangelog(topic: String, seenEpoch: Int64 = 0) throws {
+    func enableChangelog(topic: String, seenEpoch: Int64 = 0, snapshots: SnapshotSchedule = SnapshotSchedule(policy: .off)) throws {
         let (version, epoch) = try checkpoint()
         let lastSeq = try database.read { try Self.allocatedOutboxSeq($0) }
         let generation = (max(epoch, seenEpoch) >> 16) + 1
         changelog = ChangelogStamp(topic: topic, version: version, epoch: generation << 16 | Int64.random(in: 0..<65_536),
-                                   lastOutboxSeq: lastSeq)
+                                   writerEpoch: epoch, lastOutboxSeq: lastSeq, snapshots: snapshots)
     }
 
     static func allocatedOutboxSeq(_ db: Database) throws -> Int64 {
@@ -160,7 +179,7 @@ extension PartitionStore {
             try Row.fetchAll(db, sql: "SELECT * FROM runtime_changelog_out_unlogged ORDER BY version").map { row in
                 let bytes: Data = row["changeset"]
                 return ChangelogRecord(version: row["version"], predecessor: row["predecessor"], epoch: row["epoch"],
-                                       seqFrom: row["seq_from"], seqThrough: row["seq_through"], changeset: Array(bytes))
+                                       predecessorEpoch: row["predecessor_epoch"], seqFrom: row["seq_from"], seqThrough: row["seq_through"], changeset: Array(bytes))
             }
         }
     }
@@ -190,19 +209,22 @@ extension PartitionStore {
             let changeset = try recorder.changeset()
             let seqThrough = try Self.allocatedOutboxSeq(db)
             let queued = ChangelogRecord(version: version, predecessor: stamp.version, epoch: stamp.epoch,
+                                         predecessorEpoch: stamp.writerEpoch,
                                          seqFrom: stamp.lastOutboxSeq, seqThrough: seqThrough, changeset: changeset.bytes)
             try db.cachedStatement(sql: """
-                INSERT INTO runtime_changelog_out_unlogged (version, predecessor, epoch, seq_from, seq_through, changeset)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [queued.version, queued.predecessor, queued.epoch, queued.seqFrom, queued.seqThrough,
-                                         Data(queued.changeset)])
+                INSERT INTO runtime_changelog_out_unlogged (version, predecessor, epoch, predecessor_epoch, seq_from, seq_through, changeset)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [queued.version, queued.predecessor, queued.epoch, queued.predecessorEpoch, queued.seqFrom,
+                                         queued.seqThrough, Data(queued.changeset)])
             record = queued
             return value
         }
         if let record {
             changelog?.version = record.version
+            changelog?.writerEpoch = record.epoch
             changelog?.lastOutboxSeq = record.seqThrough
             changelog?.fresh.append(record)
+            changelog?.snapshots.changesetBytes += record.changeset.count
         }
         return result
     }
