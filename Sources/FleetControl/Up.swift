@@ -127,7 +127,8 @@ package struct Up: AsyncParsableCommand {
         }
         let group = ServiceGroup(configuration: .init(
             services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            // SIGHUP: a closed terminal stops the fleet and its children like Ctrl-C does.
+            gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
             logger: logger))
         try await group.run()
         try? FileManager.default.removeItem(at: bootstrapFile)

@@ -18,7 +18,9 @@ public final class ChildProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
+        // CARD_PARENT_PID: a worker or gateway stops itself when this process is gone (ParentWatch).
+        process.environment = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { _, new in new }
+            .merging(["CARD_PARENT_PID": "\(getpid())"]) { _, new in new }
         if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         if let logFile {
             if !FileManager.default.fileExists(atPath: logFile.path) {

@@ -106,6 +106,7 @@ struct GatewayCommand: AsyncParsableCommand {
                     "url": "http://\(listenHost):\(port)/", "channels": "\(channels)",
                     "pages": "\(!pagesOn ? "off" : "http://\(listenHost):\(port)/portal/{hrss_web,jingtong,minsheng}")"])
             })
+        ParentWatch.start(logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: feeder, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),

@@ -139,6 +139,7 @@ public enum WorkerMain {
         let logger = Logger(label: "card.\(worker)")
         _ = bootstrapMetrics()
         let configuration = try options.configuration(worker: worker)
+        ParentWatch.start(logger: logger)
         let service = WorkerService(handler: handler, configuration: configuration, logger: logger)
         let ops = opsService(host: options.resolvedOpsHost(), port: options.resolvedOpsPort, health: service.health, logger: logger)
         let group = ServiceGroup(configuration: .init(

@@ -38,6 +38,9 @@ public struct WorkerService: Service {
         watchdog.start()
         defer { watchdog.stop() }
         let loop = try WorkerLoop(handler: handler, configuration: configuration, reference: reference, health: health, logger: logger)
+        // The drain has `drainTimeout`; closing the clients and flushing get 30 s more.
+        let limit = configuration.drainTimeout + .seconds(30)
+        let logger = logger
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
@@ -55,9 +58,11 @@ public struct WorkerService: Service {
                 }
             } onCancel: {
                 loop.requestStop()
+                ShutdownLimit.arm(limit, logger: logger)
             }
         } onGracefulShutdown: {
             loop.requestStop()
+            ShutdownLimit.arm(limit, logger: logger)
         }
     }
 }

@@ -55,6 +55,31 @@ struct EffectivelyOnceTests {
         #expect(await harness.worker?.waitAsync(timeout: .seconds(30)) == 0)
     }
 
+    @Test("an idle worker deletes what was delivered without waiting for more input, so a kill -9 then re-sends nothing")
+    func idleDeletesDelivered() async throws {
+        let harness = try CountWorkerHarness()
+        try await harness.produce((0..<400).map { ("k\($0 % 37)", "v\($0)") })
+        try harness.startWorker(batchSize: 100)
+        _ = try await harness.waitForState(timeout: .seconds(60)) { $0.values.reduce(0, +) >= 400 }
+        _ = try harness.read("test.output", timeout: .seconds(30)) { $0.count >= 400 }
+        // No more input comes: the delivered rows must still leave the files within moments.
+        let deadline = ContinuousClock.now + .seconds(10)
+        var left = try harness.scalar("SELECT COUNT(*) FROM runtime_outbox").reduce(0, +)
+        while left > 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            left = try harness.scalar("SELECT COUNT(*) FROM runtime_outbox").reduce(0, +)
+        }
+        #expect(left == 0, "delivered rows left in idle partition files")
+        harness.worker?.signal(SIGKILL)
+        #expect(await harness.worker?.waitAsync(timeout: .seconds(10)) != nil)
+        try harness.startWorker(batchSize: 100)
+        try await Task.sleep(for: .seconds(6))
+        let output = try harness.read("test.output", timeout: .seconds(10)) { _ in false }
+        #expect(output.count == 400, "a restart after kill -9 on an idle worker sent \(output.count - 400) outputs again")
+        harness.worker?.signal(SIGTERM)
+        #expect(await harness.worker?.waitAsync(timeout: .seconds(30)) == 0)
+    }
+
     @Test("graceful shutdown mid-stream: exit 0, no unsent outbox rows, offsets committed to Kafka")
     func gracefulShutdown() async throws {
         let harness = try CountWorkerHarness()

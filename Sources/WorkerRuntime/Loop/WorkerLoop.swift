@@ -31,6 +31,8 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private var lastCommit = ContinuousClock.now
     private var lastStageReport = ContinuousClock.now - .seconds(3600)
     private var listenerFailure: Error?
+    /// Set when shutdown starts: the drain of every partition, on revoke too, ends by then.
+    private var shutdownDeadline: ContinuousClock.Instant?
     /// The state changelog topic this worker writes, or nil when it is off (resolved in `run`).
     private var changelogTopic: String?
 
@@ -93,6 +95,9 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         let now = ContinuousClock.now
         var due = min(lastTick + configuration.tickInterval, lastStageReport + configuration.stageReportInterval)
         if !uncommitted.isEmpty { due = min(due, lastCommit + configuration.kafkaCommitInterval) }
+        for relay in relays.values {
+            if let since = relay.deletionsPendingSince { due = min(due, since + OutboxRelay.idleDeletionDelay) }
+        }
         if let soonest = nextRetryAt.values.min() {
             // Retry times are on the handler's clock (tests move it); the tick bounds the wait anyway.
             let seconds = max(0, soonest.timeIntervalSince(configuration.clock()))
@@ -368,9 +373,15 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     // MARK: - Relay and commits
 
     private func relayAndCleanUp() throws {
+        let now = ContinuousClock.now
         for relay in relays.values {
             for error in try relay.pump() {
                 logger.warning("delivery failed; the row stays in the outbox and is sent again", metadata: [LogKey.error: "\(error)"])
+            }
+            // No batch came to delete what was delivered: delete it now, or a kill -9 re-sends it.
+            if let since = relay.deletionsPendingSince, now - since >= OutboxRelay.idleDeletionDelay {
+                try relay.store.write { try relay.deleteDelivered(in: $0) }
+                relay.didDeleteDelivered()
             }
         }
     }
@@ -421,7 +432,11 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                 relays[partition] = relay
                 nextRetryAt[partition] = try relay.store.nextRetryDue()
                 let topics = partitions.filter { $0.partition == partition }.map(\.topic)
-                positions += try relay.store.storedOffsets(topics: topics)
+                let stored = try relay.store.storedOffsets(topics: topics)
+                positions += stored
+                // Kafka's copy may lag SQLite's (the last owner died before its commit): commit
+                // what SQLite holds, or lag tools see applied messages as waiting (STOP) forever.
+                for p in stored { if let offset = p.offset { uncommitted[p.withoutOffset] = offset } }
             }
         } catch {
             listenerFailure = error
@@ -499,11 +514,14 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     }
 
     func partitionsRevoked(_ partitions: [TopicPartitionOffset]) {
+        // One deadline for all of them: with the brokers unreachable, 24 partitions × 30 s held
+        // a shutdown for 12 minutes.
+        let deadline = shutdownDeadline ?? ContinuousClock.now + configuration.drainTimeout
         for partition in Set(partitions.map(\.partition)).sorted() {
             guard let relay = relays.removeValue(forKey: partition) else { continue }
             nextRetryAt[partition] = nil
             do {
-                if try !relay.drain(timeout: configuration.drainTimeout) {
+                if try !relay.drain(timeout: max(.zero, deadline - ContinuousClock.now)) {
                     logger.warning("outbox not drained before revoke; the next owner sends the rest", metadata: [LogKey.partition: "\(partition)"])
                 }
             } catch {
@@ -521,8 +539,10 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
 
     private func shutDown() throws {
         logger.info("worker stopping: draining outbox")
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        shutdownDeadline = deadline
         var drained = true
-        for relay in relays.values { drained = try relay.drain(timeout: configuration.drainTimeout) && drained }
+        for relay in relays.values { drained = try relay.drain(timeout: max(.zero, deadline - ContinuousClock.now)) && drained }
         commitIfDue(force: true)
         consumer.close()
         try? producer.flush(timeout: .seconds(5))

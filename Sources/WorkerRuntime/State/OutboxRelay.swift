@@ -23,6 +23,14 @@ final class OutboxRelay {
     private let reports = DeliveryReports()
     /// Delivered rows not yet deleted: the next write transaction on the store deletes them.
     private(set) var deliveredAwaitingDelete: [Int64] = []
+    /// Since when delivered rows (or changelog queue rows) wait to be deleted; `nil` when none do.
+    /// The loop deletes them in a transaction of their own once they waited ``idleDeletionDelay``
+    /// without a batch doing it: a delivered row left in the file is sent again after a kill -9.
+    private(set) var deletionsPendingSince: ContinuousClock.Instant?
+    /// How long delivered rows may wait for a batch's transaction to delete them. 200 ms: under
+    /// load the next batch comes sooner (no extra transaction); on an idle partition the window in
+    /// which a kill -9 re-sends delivered outputs stays short.
+    static let idleDeletionDelay: Duration = .milliseconds(200)
     /// Failed rows to send again (librdkafka already retried them for `message.timeout.ms`).
     private var resend: [Int64] = []
     /// Whether the table may hold rows after `lastEnqueued` that were never handed over: true at
@@ -159,6 +167,9 @@ final class OutboxRelay {
         let (delivered, failed) = reports.take()
         inFlight -= delivered.count + failed.count
         deliveredAwaitingDelete += delivered
+        if deletionsPendingSince == nil, !deliveredAwaitingDelete.isEmpty || changelogAwaitingDelete != nil {
+            deletionsPendingSince = .now
+        }
         for failure in failed {
             if failure.error.isPermanentForRecord, setAside != nil {
                 guard let row = try store.outboxRows(after: failure.seq - 1, limit: 1).first, row.seq == failure.seq else { continue }
@@ -260,6 +271,7 @@ final class OutboxRelay {
     func didDeleteDelivered() {
         deliveredAwaitingDelete.removeAll(keepingCapacity: true)
         changelogAwaitingDelete = nil
+        deletionsPendingSince = nil
     }
 
     /// Sends everything and waits for every report, deleting delivered rows. Blocking.
