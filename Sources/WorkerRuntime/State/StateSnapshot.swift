@@ -239,12 +239,26 @@ final class SnapshotWriter {
         let result = Mutex<Result<SnapshotImage, any Error>?>(nil)
     }
 
-    /// Delivery reports of the snapshot's records (chunks, then the end marker).
+    /// Delivery reports of the snapshot's records (chunks, then the end marker). Reports of an
+    /// earlier snapshot given up while its records were in flight carry an older generation and
+    /// are not counted.
     private final class Reports: Sendable {
-        private let state = Mutex((delivered: 0, failed: [KafkaError]()))
-        func record(_ error: KafkaError?) { state.withLock { if let error { $0.failed.append(error) } else { $0.delivered += 1 } } }
+        private struct State {
+            var generation = 0
+            var delivered = 0
+            var failed: [KafkaError] = []
+        }
+        private let state = Mutex(State())
+        func record(_ error: KafkaError?, generation: Int) {
+            state.withLock { s in
+                guard s.generation == generation else { return }
+                if let error { s.failed.append(error) } else { s.delivered += 1 }
+            }
+        }
         var snapshot: (delivered: Int, failed: [KafkaError]) { state.withLock { ($0.delivered, $0.failed) } }
-        func reset() { state.withLock { $0 = (0, []) } }
+        var generation: Int { state.withLock { $0.generation } }
+        /// Starts counting for a new snapshot.
+        func reset() { state.withLock { s in s = State(generation: s.generation + 1) } }
     }
 
     private static let gate = Mutex(false)
@@ -316,7 +330,8 @@ final class SnapshotWriter {
                 var record = records[next]
                 record.headers = Self.restamped(record.headers, head: stamp.point)
                 do {
-                    try producer.enqueue(record) { [reports] error in reports.record(error) }
+                    let generation = reports.generation
+                    try producer.enqueue(record) { [reports] error in reports.record(error, generation: generation) }
                 } catch let error as KafkaError {
                     phase = .sending(image, records: records, next: next, bytesAtStart: bytesAtStart, started: started)
                     return [error]  // queue full: the rest go on a later pump
@@ -338,8 +353,9 @@ final class SnapshotWriter {
                 // The end marker waits for every chunk and for the image's own version's record.
                 guard delivered == chunks, deliveredThrough >= image.state.version, !recordsPending else { return [] }
                 do {
+                    let generation = reports.generation
                     try producer.enqueue(image.endRecord(topic: stamp.topic, partition: store.partition, chunks: chunks, head: stamp.point)) {
-                        [reports] error in reports.record(error)
+                        [reports] error in reports.record(error, generation: generation)
                     }
                 } catch let error as KafkaError {
                     return [error]
