@@ -76,9 +76,16 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// The value as an integer, by JSON Schema's meaning (draft 2020-12, `"type": "integer"`: any
+    /// number with a zero fractional part): `193486`, and also `193486.0` or `1.93486e5` as a
+    /// JavaScript or a Java `double` writes it. `nil` for a fraction, a number beyond `Int64`, or
+    /// another kind.
     public var integerValue: Int64? {
-        if case .integer(let value) = self { return value }
-        return nil
+        switch self {
+        case .integer(let value): return value
+        case .number(let value): return Int64(exactly: value)
+        default: return nil
+        }
     }
 
     public var objectValue: [String: JSONValue]? {

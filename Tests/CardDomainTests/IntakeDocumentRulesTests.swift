@@ -92,6 +92,17 @@ struct IntakeDocumentRulesTests {
         #expect(codes(tree) == (outOfRange ? ["PHOTO_SIZE_OUT_OF_RANGE@documents.photo.bytes"] : []))
     }
 
+    @Test("a size a JavaScript or Java client writes as a double (193486.0) is the integer it means; 193486.5 is not an integer")
+    func photoSizeAsDouble() {
+        var tree = Fixtures.sample()
+        tree[path: "documents.photo.bytes"] = .number(193_486.0)
+        #expect(codes(tree) == [])
+        tree[path: "documents.photo.bytes"] = .number(20_479.0)
+        #expect(codes(tree) == ["PHOTO_SIZE_OUT_OF_RANGE@documents.photo.bytes"])
+        tree[path: "documents.photo.bytes"] = .number(193_486.5)
+        #expect(codes(tree) == ["SCHEMA_INVALID@documents.photo.bytes"])
+    }
+
     // MARK: - PHOTO_DIMENSIONS_INVALID
 
     @Test("PHOTO_DIMENSIONS_INVALID unless exactly 358 × 441", arguments: [

@@ -20,6 +20,18 @@ struct JSONValueTests {
         #expect(parse(" \"a\" ") == .string("a"))
     }
 
+    @Test("an integer is any number with a zero fraction (JSON Schema's integer), however it is written")
+    func integralNumbers() {
+        #expect(parse("193486")?.integerValue == 193_486)
+        #expect(parse("193486.0")?.integerValue == 193_486)
+        #expect(parse("1.93486e5")?.integerValue == 193_486)
+        #expect(parse("193486e0")?.integerValue == 193_486)
+        #expect(parse("193486.5")?.integerValue == nil)
+        #expect(parse("9223372036854775808")?.integerValue == nil)  // beyond Int64
+        #expect(parse("true")?.integerValue == nil)
+        #expect(parse("\"1\"")?.integerValue == nil)
+    }
+
     @Test("strings: escapes, surrogate pairs and Chinese text")
     func strings() {
         #expect(parse(#""\u5f20\u4e09""#) == .string("张三"))
