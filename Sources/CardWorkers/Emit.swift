@@ -26,26 +26,38 @@ enum Emit {
                         headers: TraceContext.kafkaHeader(envelope.traceparent))
     }
 
-    /// The `submission` bytes of an input envelope, to pass on without re-encoding.
-    static func rawSubmission(of message: InboundMessage) -> RawJSON? {
-        message.value.flatMap { RawJSON(member: "submission", ofObject: $0) }
+    /// An application handed to the next stage by a stage after intake: `head` with the input's
+    /// submission bytes; id `<application>/<topic>`. Carries the `traceparent` as a header too.
+    static func envelope(_ head: EnvelopeHead, to topic: String, key: String, submission: RawJSON) throws -> OutboundMessage {
+        OutboundMessage(topic: topic, key: key, value: try head.encodedBytes(submission: submission), id: "\(head.applicationID)/\(topic)",
+                        headers: TraceContext.kafkaHeader(head.traceparent))
+    }
+
+    /// The `submission` bytes of an input envelope, to pass on without re-encoding; when a key
+    /// written with an escape hides the member from the scan (no stage of ours writes one), the
+    /// whole envelope is decoded and its submission re-encoded, as every stage did before.
+    /// - Throws: `PoisonMessage` when the envelope does not decode.
+    static func submissionBytes(of message: InboundMessage) throws -> RawJSON {
+        if let raw = message.value.flatMap({ RawJSON(member: "submission", ofObject: $0) }) { return raw }
+        return try RawJSON(encoding: try Decode.envelope(message).submission)
     }
 
     /// News for intake that an application ended, freeing the child; id `<application>/closed`.
-    static func closed(_ envelope: ApplicationEnvelope, outcome: ApplicationClosed.Outcome, at: Timestamp, trace: String? = nil) throws -> OutboundMessage {
-        let closed = ApplicationClosed(applicationID: envelope.applicationID, applicantIDNumber: envelope.applicantIDNumber,
-                                       status: outcome, at: at)
+    static func closed(_ head: EnvelopeHead, applicantIDNumber: String, outcome: ApplicationClosed.Outcome, at: Timestamp,
+                       trace: String? = nil) throws -> OutboundMessage {
+        let closed = ApplicationClosed(applicationID: head.applicationID, applicantIDNumber: applicantIDNumber, status: outcome, at: at)
         return OutboundMessage(topic: CardTopics.applicationClosed, key: closed.key, value: try json(closed),
-                               id: "\(envelope.applicationID)/closed", headers: TraceContext.kafkaHeader(trace))
+                               id: "\(head.applicationID)/closed", headers: TraceContext.kafkaHeader(trace))
     }
 
     /// A rejection at a later stage: the `rejected` status and the news that frees the child.
-    static func rejection(_ envelope: ApplicationEnvelope, reasons: [Reason], at: Timestamp, trace: String? = nil) throws -> [OutboundMessage] {
+    static func rejection(_ head: EnvelopeHead, applicantIDNumber: String, reasons: [Reason], at: Timestamp,
+                          trace: String? = nil) throws -> [OutboundMessage] {
         [
-            try status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID, status: .rejected,
-                                   reasons: reasons, relationshipLabel: envelope.relationshipLabel, at: at, seq: envelope.seq + 1),
+            try status(StatusEvent(applicationID: head.applicationID, submissionID: head.submissionID, status: .rejected,
+                                   reasons: reasons, relationshipLabel: head.relationshipLabel, at: at, seq: head.seq + 1),
                        trace: trace),
-            try closed(envelope, outcome: .rejected, at: at, trace: trace),
+            try closed(head, applicantIDNumber: applicantIDNumber, outcome: .rejected, at: at, trace: trace),
         ]
     }
 }
@@ -65,6 +77,17 @@ enum Decode {
             return try CardJSON.decode(type, from: message.value ?? [])
         } catch {
             throw PoisonMessage("not a \(schema) value: \(describe(error))")
+        }
+    }
+
+    /// What a stage reads of its `card.application.v1` input (``IdentityInput``, ``RoutingInput``,
+    /// ``ProductionInput``), building only the parts `selection` names; the whole text must still be JSON.
+    /// - Throws: `PoisonMessage` naming what is wrong (never a value from the payload).
+    static func stageInput<T: Decodable>(_ type: T.Type, of message: InboundMessage, selecting selection: JSONSelection) throws -> T {
+        do {
+            return try CardJSON.decode(type, from: message.value ?? [], selecting: selection)
+        } catch {
+            throw PoisonMessage("not a \(ApplicationEnvelope.schemaName) value: \(describe(error))")
         }
     }
 

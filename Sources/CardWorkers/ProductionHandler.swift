@@ -1,6 +1,7 @@
 import CardDomain
 import Foundation
 import GRDB
+import JSONCodec
 import WorkerRuntime
 
 /// Card production: one order per routed application to its bank, then the bank's events
@@ -82,26 +83,28 @@ public struct ProductionHandler: WorkerHandler {
     // MARK: - Orders
 
     private func order(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult {
-        let envelope = try Decode.envelope(message)
-        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM production_orders WHERE application_id = ?"), arguments: [envelope.applicationID]) == true {
+        // Only what the order prints is built (no consents, household answers or scans but the photo).
+        let input = try Decode.stageInput(ProductionInput.self, of: message, selecting: ProductionInput.selection)
+        let head = input.head
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM production_orders WHERE application_id = ?"), arguments: [head.applicationID]) == true {
             return .done([])
         }
         let now = Timestamp(context.now)
-        let order = CardOrder(submission: envelope.submission, orderedAt: now, registeredNames: envelope.registeredNames)
-        let seq = envelope.seq + 1
-        let trace = TraceContext.child(of: envelope.traceparent, applicationID: envelope.applicationID, stage: "production")
+        let order = input.order(orderedAt: now)
+        let seq = head.seq + 1
+        let trace = TraceContext.child(of: head.traceparent, applicationID: head.applicationID, stage: "production")
         try db.cachedStatement(sql: """
             INSERT INTO production_orders (application_id, order_id, submission_id, applicant_id_number, bank, branch, relationship_label,
                                            status, seq, ordered_at, due_by, updated_at, traceparent)
             VALUES (?, ?, ?, ?, ?, ?, ?, 'in_production', ?, ?, ?, ?, ?)
-            """).execute(arguments: [envelope.applicationID, order.orderID, envelope.submissionID, envelope.applicantIDNumber,
-                             order.bank.rawValue, order.branch, envelope.relationshipLabel?.rawValue, seq,
+            """).execute(arguments: [head.applicationID, order.orderID, head.submissionID, input.applicant.idNumber,
+                             order.bank.rawValue, order.branch, head.relationshipLabel?.rawValue, seq,
                              now.secondsSinceEpoch, order.dueBy.secondsSinceEpoch, now.secondsSinceEpoch, trace])
         return .done([
-            OutboundMessage(topic: CardTopics.orders, key: order.bank.rawValue, value: try Emit.json(order), id: "\(envelope.applicationID)/order",
+            OutboundMessage(topic: CardTopics.orders, key: order.bank.rawValue, value: try Emit.json(order), id: "\(head.applicationID)/order",
                             headers: TraceContext.kafkaHeader(trace)),
-            try Emit.status(StatusEvent(applicationID: envelope.applicationID, submissionID: envelope.submissionID, status: .inProduction,
-                                        relationshipLabel: envelope.relationshipLabel, bank: order.bank, branch: order.branch,
+            try Emit.status(StatusEvent(applicationID: head.applicationID, submissionID: head.submissionID, status: .inProduction,
+                                        relationshipLabel: head.relationshipLabel, bank: order.bank, branch: order.branch,
                                         dueBy: order.dueBy, at: now, seq: seq), trace: trace),
         ])
     }

@@ -23,6 +23,16 @@ struct JSONParser {
         return parser.index == bytes.count ? value : nil
     }
 
+    /// ``parse(_:)`` building only the members `selection` names: the others are checked by the
+    /// same rules (so exactly the same texts are accepted) but left out of the tree.
+    static func parse(_ bytes: [UInt8], selecting selection: JSONSelection) -> JSONValue? {
+        var parser = JSONParser(bytes)
+        parser.skipWhitespace()
+        guard let value = parser.parseValue(depth: 0, selecting: selection) else { return nil }
+        parser.skipWhitespace()
+        return parser.index == bytes.count ? value : nil
+    }
+
     // MARK: - Values
 
     private mutating func parseValue(depth: Int) -> JSONValue? {
@@ -36,6 +46,90 @@ struct JSONParser {
         case UInt8(ascii: "n"): return literal("null", .null)
         default: return parseNumber()
         }
+    }
+
+    private mutating func parseValue(depth: Int, selecting selection: JSONSelection) -> JSONValue? {
+        guard case .members(let wanted) = selection, depth < Self.maxDepth, index < bytes.count,
+              bytes[index] == UInt8(ascii: "{") else { return parseValue(depth: depth) }
+        index += 1  // {
+        var members: [String: JSONValue] = [:]
+        skipWhitespace()
+        if consume(UInt8(ascii: "}")) { return .object(members) }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = parseString() else { return nil }
+            skipWhitespace()
+            guard consume(UInt8(ascii: ":")) else { return nil }
+            skipWhitespace()
+            if let inner = wanted[key] {
+                guard let value = parseValue(depth: depth + 1, selecting: inner) else { return nil }
+                members[key] = value  // a repeated key: the last one wins, as in `parseObject`
+            } else {
+                guard skipValue(depth: depth + 1) else { return nil }
+            }
+            skipWhitespace()
+            if consume(UInt8(ascii: ",")) { continue }
+            return consume(UInt8(ascii: "}")) ? .object(members) : nil
+        }
+    }
+
+    // MARK: - Checking without building
+
+    /// Moves past one value, checking it as ``parseValue(depth:)`` would, without building it:
+    /// `true` exactly when `parseValue` would have returned a value.
+    private mutating func skipValue(depth: Int) -> Bool {
+        guard depth < Self.maxDepth, index < bytes.count else { return false }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            index += 1
+            skipWhitespace()
+            if consume(UInt8(ascii: "}")) { return true }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), skipString() else { return false }
+                skipWhitespace()
+                guard consume(UInt8(ascii: ":")) else { return false }
+                skipWhitespace()
+                guard skipValue(depth: depth + 1) else { return false }
+                skipWhitespace()
+                if consume(UInt8(ascii: ",")) { continue }
+                return consume(UInt8(ascii: "}"))
+            }
+        case UInt8(ascii: "["):
+            index += 1
+            skipWhitespace()
+            if consume(UInt8(ascii: "]")) { return true }
+            while true {
+                skipWhitespace()
+                guard skipValue(depth: depth + 1) else { return false }
+                skipWhitespace()
+                if consume(UInt8(ascii: ",")) { continue }
+                return consume(UInt8(ascii: "]"))
+            }
+        case UInt8(ascii: "\""): return skipString()
+        case UInt8(ascii: "t"): return literal("true", .null) != nil
+        case UInt8(ascii: "f"): return literal("false", .null) != nil
+        case UInt8(ascii: "n"): return literal("null", .null) != nil
+        default: return parseNumber() != nil  // numbers are few; the exact rules (finite, 64 bits) stay in one place
+        }
+    }
+
+    /// Moves past a string: plain ASCII without escapes (keys, codes, links) is only scanned;
+    /// anything else goes through ``parseString()`` for the escape and UTF-8 rules.
+    private mutating func skipString() -> Bool {
+        let start = index
+        index += 1  // opening quote
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return true
+            }
+            guard byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\\") else { break }
+            index += 1
+        }
+        index = start
+        return parseString() != nil
     }
 
     private mutating func literal(_ word: StaticString, _ value: JSONValue) -> JSONValue? {

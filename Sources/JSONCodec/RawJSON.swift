@@ -22,6 +22,13 @@ public struct RawJSON: Sendable, Hashable, Encodable {
         bytes = Array(json[range])
     }
 
+    /// `value` as ``CardJSON/encodeBytes(_:)`` writes it: the bytes a stage passes on when the
+    /// input's own could not be found by ``init(member:ofObject:)``.
+    /// - Throws: what the encoder throws.
+    public init(encoding value: some Encodable) throws {
+        bytes = try CardJSON.encodeBytes(value)
+    }
+
     public func encode(to encoder: any Encoder) throws {
         guard let value = JSONValue(parsing: bytes) else {
             throw EncodingError.invalidValue(bytes, .init(codingPath: encoder.codingPath, debugDescription: "raw bytes are not JSON"))

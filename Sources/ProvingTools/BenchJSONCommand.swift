@@ -128,6 +128,17 @@ private struct BenchJSONRun {
         line("next envelope: re-encoded → submission bytes passed on",
              before: try time(inputs.count) { try CardJSON.encodeBytes(nexts[$0]).count },
              after: try time(inputs.count) { try nexts[$0].encodedBytes(submission: RawJSON(member: "submission", ofObject: inputs[$0])).count })
+        // Identity, routing, production: the whole envelope decoded, or only the parts each stage reads.
+        let stageInputs: [(String, ([UInt8]) throws -> Int)] = [
+            ("identity", { try CardJSON.decode(IdentityInput.self, from: $0, selecting: IdentityInput.selection).head.seq }),
+            ("routing", { try CardJSON.decode(RoutingInput.self, from: $0, selecting: RoutingInput.selection).head.seq }),
+            ("production", { try CardJSON.decode(ProductionInput.self, from: $0, selecting: ProductionInput.selection).head.seq }),
+        ]
+        for (stage, decodeInput) in stageInputs {
+            line("\(stage): input envelope decoded whole → only what \(stage) reads (JSONSelection)",
+                 before: try time(inputs.count) { try CardJSON.decode(ApplicationEnvelope.self, from: inputs[$0]).seq + 1 },
+                 after: try time(inputs.count) { try decodeInput(inputs[$0]) + 1 })
+        }
         // Intake: the contract key's parse and the validator's parse, or one parse for both.
         let submissions = try pool.map { try CardJSON.encodeBytes($0) }
         line("intake: parse for the contract key + parse to validate → one parse",

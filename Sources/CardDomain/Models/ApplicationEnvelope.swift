@@ -88,30 +88,6 @@ extension ApplicationEnvelope {
     /// - Throws: what the encoder throws.
     public func encodedBytes(submission: RawJSON?) throws -> [UInt8] {
         guard let submission else { return try CardJSON.encodeBytes(self) }
-        return try CardJSON.encodeBytes(SplicedEnvelope(envelope: self, submission: submission))
-    }
-}
-
-/// ``ApplicationEnvelope``'s synthesized encoding field by field (optionals left out when nil),
-/// with a raw submission. A field added to the envelope must be added here too: the equality
-/// test in ApplicationEnvelopeTests fails otherwise.
-private struct SplicedEnvelope: Encodable {
-    let envelope: ApplicationEnvelope
-    let submission: RawJSON
-
-    func encode(to encoder: any Encoder) throws {
-        typealias Key = ApplicationEnvelope.CodingKeys
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(envelope.schema, forKey: .schema)
-        try c.encode(envelope.applicationID, forKey: .applicationID)
-        try c.encode(envelope.submissionID, forKey: .submissionID)
-        try c.encode(envelope.seq, forKey: .seq)
-        try c.encode(submission, forKey: .submission)
-        try c.encodeIfPresent(envelope.relationshipLabel, forKey: .relationshipLabel)
-        try c.encodeIfPresent(envelope.registeredNames, forKey: .registeredNames)
-        try c.encode(envelope.receivedAt, forKey: .receivedAt)
-        try c.encodeIfPresent(envelope.identityVerifiedAt, forKey: .identityVerifiedAt)
-        try c.encodeIfPresent(envelope.routedAt, forKey: .routedAt)
-        try c.encodeIfPresent(envelope.traceparent, forKey: .traceparent)
+        return try EnvelopeHead(self).encodedBytes(submission: submission)
     }
 }

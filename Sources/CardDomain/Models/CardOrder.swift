@@ -45,19 +45,25 @@ public struct CardOrder: Sendable, Hashable, Codable {
     /// given (the registry's spelling, e.g. U+00B7 where the portal sent U+2022), else as
     /// submitted.
     public init(submission: Submission, orderedAt: Timestamp, registeredNames: RegisteredNames? = nil) {
-        let a = submission.applicant
+        self.init(applicationID: submission.submissionID, agent: submission.agent, applicant: submission.applicant,
+                  photo: submission.documents.photo, card: submission.card, orderedAt: orderedAt, registeredNames: registeredNames)
+    }
+
+    /// The order from the parts of a submission it prints (what production decodes of its input).
+    public init(applicationID: String, agent: Submission.Agent, applicant a: Submission.Applicant, photo: Attachment,
+                card: Submission.CardRequest, orderedAt: Timestamp, registeredNames: RegisteredNames? = nil) {
         self.init(
-            orderID: Self.orderID(forApplication: submission.submissionID),
-            applicationID: submission.submissionID,
-            bank: submission.card.bank,
-            branch: submission.card.branch,
+            orderID: Self.orderID(forApplication: applicationID),
+            applicationID: applicationID,
+            bank: card.bank,
+            branch: card.branch,
             cardholder: Cardholder(
                 name: registeredNames?.applicant ?? a.name, idNumber: a.idNumber, gender: a.gender, birthDate: a.birthDate,
                 nationality: a.nationality, ethnicity: a.ethnicity, district: a.district,
                 address: a.address, idValidTo: a.idValidTo, occupation: a.occupation, mobile: a.mobile),
-            photo: submission.documents.photo,
-            functions: submission.card.functions,
-            agent: OrderAgent(name: registeredNames?.agent ?? submission.agent.name, mobileMasked: Masking.mobile(submission.agent.mobile)),
+            photo: photo,
+            functions: card.functions,
+            agent: OrderAgent(name: registeredNames?.agent ?? agent.name, mobileMasked: Masking.mobile(agent.mobile)),
             orderedAt: orderedAt)
     }
 

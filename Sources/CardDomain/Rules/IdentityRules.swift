@@ -13,9 +13,17 @@ public enum IdentityRules {
     ///   - applicant: the registry record under `applicant.id_number`, if any.
     /// - Returns: `.verified` with the relationship label, or `.rejected` with every reason.
     public static func check(_ submission: Submission, agent: RegistryPerson?, applicant: RegistryPerson?) -> IdentityOutcome {
+        check(claimedAgent: submission.agent, claimedApplicant: submission.applicant, household: submission.household,
+              agent: agent, applicant: applicant)
+    }
+
+    /// ``check(_:agent:applicant:)`` on the parts of the submission it reads (what the identity
+    /// worker decodes of its input).
+    public static func check(
+        claimedAgent: Submission.Agent, claimedApplicant: Submission.Applicant, household: Submission.Household?,
+        agent: RegistryPerson?, applicant: RegistryPerson?
+    ) -> IdentityOutcome {
         var reasons: [Reason] = []
-        let claimedAgent = submission.agent
-        let claimedApplicant = submission.applicant
 
         // MARK: Found, and the same person
         if let agent {
@@ -52,7 +60,7 @@ public enum IdentityRules {
         }
 
         // MARK: Household answers
-        if claimedApplicant.idType == .householdRegister, let household = submission.household,
+        if claimedApplicant.idType == .householdRegister, let household,
            let agent, let applicant {
             reasons += householdMismatches(household, agent: agent, applicant: applicant)
         }

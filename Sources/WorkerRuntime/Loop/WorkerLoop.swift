@@ -177,14 +177,14 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                         break
                     }
                     if placement.trustsMessageID(on: message.topic), let id = message.header(messageIDHeader)?.stringValue {
-                        if try PartitionStore.isApplied(db, id: id) {
+                        // One statement: the insert is ignored exactly when the id was applied before.
+                        if try !PartitionStore.markAppliedIfNew(db, id: id, at: now) {
                             metrics.duplicatesDropped.increment()
                             logger.info("duplicate dropped: message id already applied", metadata: [
                                 LogKey.topic: "\(message.topic)", LogKey.partition: "\(message.partition)",
                                 LogKey.offset: "\(message.offset)", LogKey.messageID: "\(maskedForLog(id))"])
                             continue
                         }
-                        try PartitionStore.markApplied(db, id: id, at: now)
                     }
                     let outcome = try process(InboundMessage(message: message, attempt: 1, firstSeenAt: now), in: db, context: context)
                     emitted += outcome.rows.count

@@ -107,6 +107,13 @@ final class PartitionStore {
             .execute(arguments: [id, at.timeIntervalSince1970])
     }
 
+    /// Marks `id` applied unless it already is, in one statement (the loop's per-message check).
+    /// - Returns: `true` when `id` was new (the message is to be applied), `false` for a duplicate.
+    static func markAppliedIfNew(_ db: Database, id: String, at: Date) throws -> Bool {
+        try markApplied(db, id: id, at: at)
+        return db.changesCount > 0
+    }
+
     // MARK: - Outbox
 
     /// Appends a message to the outbox.
