@@ -13,6 +13,13 @@ import FoundationNetworking
 struct OpsAccessTokenTests {
     let logger = Logger(label: "test.ops-token")
 
+    @Test("/api/state writes times as ISO 8601 in UTC, not seconds since 2001")
+    func stateTimes() throws {
+        struct Stamped: Encodable { var at: Date }
+        let data = try OpsPage.stateEncoder().encode(Stamped(at: Date(timeIntervalSince1970: 1_796_029_260)))
+        #expect(String(decoding: data, as: UTF8.self) == #"{"at":"2026-11-30T09:01:00Z"}"#)
+    }
+
     @Test("credentials are read from Basic and Bearer headers; the comparison needs every byte")
     func parsing() {
         #expect(OpsAccessToken<BasicRequestContextAlias>.presentedToken("Bearer s3cret") == "s3cret")

@@ -16,6 +16,15 @@ import ServiceLifecycle
 /// Paths: `/` the page, `/fragment` its body, `/api/state` the same as JSON, `/metrics`
 /// `card_lag_time_to_loss_seconds` in Prometheus text format (``OpsCollector``).
 package enum OpsPage {
+    /// The encoder of `/api/state`: sorted keys, times as ISO 8601 in UTC (`2026-11-30T09:21:00Z`),
+    /// not Foundation's default of seconds since 2001.
+    package static func stateEncoder() -> JSONEncoder {
+        let encoder = CardJSON.encoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
     /// - Parameter token: when set, every path needs it (``OpsAccessToken``).
     static func router(collector: OpsCollector, token: String? = nil) -> Router<BasicRequestContext> {
         let router = Router()
@@ -30,8 +39,7 @@ package enum OpsPage {
         }
         router.get("/api/state") { _, _ -> Response in
             let s = collector.snapshot
-            let encoder = CardJSON.encoder()
-            encoder.outputFormatting = [.sortedKeys]
+            let encoder = stateEncoder()
             let payload = StateJSON(lag: s.lag, statuses: s.statusCounts, applications: s.applications,
                                     deadLetters: s.deadLetters, deadLetterCauses: s.deadLetterCauses, audit: s.audit,
                                     workers: s.workers, history: s.history)
