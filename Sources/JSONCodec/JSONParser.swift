@@ -51,26 +51,7 @@ struct JSONParser {
     private mutating func parseValue(depth: Int, selecting selection: JSONSelection) -> JSONValue? {
         guard case .members(let wanted) = selection, depth < Self.maxDepth, index < bytes.count,
               bytes[index] == UInt8(ascii: "{") else { return parseValue(depth: depth) }
-        index += 1  // {
-        var members: [String: JSONValue] = [:]
-        skipWhitespace()
-        if consume(UInt8(ascii: "}")) { return .object(members) }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = parseString() else { return nil }
-            skipWhitespace()
-            guard consume(UInt8(ascii: ":")) else { return nil }
-            skipWhitespace()
-            if let inner = wanted[key] {
-                guard let value = parseValue(depth: depth + 1, selecting: inner) else { return nil }
-                members[key] = value  // a repeated key: the last one wins, as in `parseObject`
-            } else {
-                guard skipValue(depth: depth + 1) else { return nil }
-            }
-            skipWhitespace()
-            if consume(UInt8(ascii: ",")) { continue }
-            return consume(UInt8(ascii: "}")) ? .object(members) : nil
-        }
+        return parseObject(depth: depth, wanted: wanted)
     }
 
     // MARK: - Checking without building
@@ -143,7 +124,9 @@ struct JSONParser {
         return value
     }
 
-    private mutating func parseObject(depth: Int) -> JSONValue? {
+    /// - Parameter wanted: `nil` builds every member; otherwise only these, each with its own
+    ///   selection, and any other member is checked (``skipValue(depth:)``) and left out.
+    private mutating func parseObject(depth: Int, wanted: [String: JSONSelection]? = nil) -> JSONValue? {
         index += 1  // {
         var members: [String: JSONValue] = [:]
         skipWhitespace()
@@ -154,8 +137,17 @@ struct JSONParser {
             skipWhitespace()
             guard consume(UInt8(ascii: ":")) else { return nil }
             skipWhitespace()
-            guard let value = parseValue(depth: depth + 1) else { return nil }
-            members[key] = value  // a repeated key: the last one wins, as in most parsers
+            if let wanted {
+                if let inner = wanted[key] {
+                    guard let value = parseValue(depth: depth + 1, selecting: inner) else { return nil }
+                    members[key] = value
+                } else {
+                    guard skipValue(depth: depth + 1) else { return nil }
+                }
+            } else {
+                guard let value = parseValue(depth: depth + 1) else { return nil }
+                members[key] = value  // a repeated key: the last one wins, as in most parsers
+            }
             skipWhitespace()
             if consume(UInt8(ascii: ",")) { continue }
             return consume(UInt8(ascii: "}")) ? .object(members) : nil
