@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import WorkerRuntime
 
 /// Stops a child process whose supervisor is gone.
 ///
@@ -18,7 +19,7 @@ public enum ParentWatch {
         guard let text = environment[variable], let parent = pid_t(text), parent > 1 else { return }
         let thread = Thread {
             while true {
-                Thread.sleep(forTimeInterval: interval.secondsValue)
+                Thread.sleep(forTimeInterval: interval.seconds)
                 if getppid() != parent {
                     logger.warning("the supervisor is gone (its process \(parent) ended): stopping")
                     kill(getpid(), SIGTERM)
@@ -28,12 +29,5 @@ public enum ParentWatch {
         }
         thread.name = "parent-watch"
         thread.start()
-    }
-}
-
-extension Duration {
-    fileprivate var secondsValue: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
     }
 }
