@@ -23,14 +23,16 @@ public final class TopicReader: Sendable {
     /// watermark: after retention that is no longer offset 0).
     public func start(_ topics: [String]) throws {
         let counts = try admin.topicPartitionCounts()
-        var partitions: [TopicPartitionOffset] = []
+        var keys: [TopicPartitionOffset] = []
         for topic in topics {
             guard let count = counts[topic] else { throw KafkaError(code: .metadata, reason: "no topic \(topic)") }
-            partitions += try (0..<count).map { partition in
-                TopicPartitionOffset(topic: topic, partition: partition, offset: try admin.watermarks(topic: topic, partition: partition).low)
-            }
+            keys += (0..<count).map { TopicPartitionOffset(topic: topic, partition: $0) }
         }
-        try consumer.assign(partitions)
+        let marks = try admin.watermarks(keys)
+        try consumer.assign(try keys.map { key in
+            guard let low = marks[key]?.low else { throw KafkaError(code: .metadata, reason: "no watermarks for \(key)") }
+            return TopicPartitionOffset(topic: key.topic, partition: key.partition, offset: low)
+        })
     }
 
     /// Polls until `done` says enough was read or `timeout` passes. Blocking.
