@@ -55,10 +55,21 @@ struct TimeToLossScenarioTests {
         var lost: (report: LagReport.Group, at: ContinuousClock.Instant)?
         var estimates: [TimeToLoss] = []
         var lookTimes: [Duration] = []
-        for _ in 0..<200 where lost == nil {
-            // A producer writing a batch per look; the caught-up group commits everything, the
-            // pace-keeping one all but the last batch; the paused one nothing.
-            try await produce(batch)
+        // The producer writes a batch every `interval` of wall-clock time, however long a look
+        // takes: a rate tied to the looks would drop whenever the machine is loaded and the looks
+        // slow down, and the first warning's figure (made at the earlier rate) would then be off by
+        // that factor. Batches that fell due during a slow look are written together.
+        let interval = Duration.milliseconds(500)
+        let producing = ContinuousClock.now
+        var batches = 0
+        for _ in 0..<400 where lost == nil {
+            // The caught-up group commits everything, the pace-keeping one all but the last batch;
+            // the paused one nothing.
+            let due = Int((ContinuousClock.now - producing) / interval) + 1
+            while batches < due {
+                try await produce(batch)
+                batches += 1
+            }
             let end = try admin.watermarks(topic: topic, partition: 0).high
             try commit(caughtUp, end)
             try commit(pacing, end - Int64(batch))
