@@ -54,6 +54,16 @@ public final class EmbeddedCluster: @unchecked Sendable {
         rd_kafka_mock_push_request_errors_array(cluster, 0, count, &errors)
     }
 
+    /// Makes the next `count` OffsetCommit requests (API key 8) fail with `UNKNOWN_MEMBER_ID`, as
+    /// the coordinator answers a member it removed (session timed out): what a zombie meets.
+    public func refuseNextOffsetCommitsAsUnknownMember(count: Int) {
+        var errors = [rd_kafka_resp_err_t](repeating: RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID, count: count)
+        rd_kafka_mock_push_request_errors_array(cluster, 8, count, &errors)
+    }
+
+    /// Drops the errors still queued for API `apiKey` by the calls above.
+    public func clearInjectedErrors(apiKey: Int16) { rd_kafka_mock_clear_request_errors(cluster, apiKey) }
+
     /// Makes the next `count` requests of API `apiKey` (e.g. 0 = Produce) fail with a retriable error.
     public func failNextRequests(apiKey: Int16, count: Int, retriable: Bool = true) {
         let err = retriable ? RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION : RD_KAFKA_RESP_ERR_INVALID_MSG

@@ -31,6 +31,16 @@ public protocol RebalanceListener: Sendable {
     func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset]
     /// Partitions are about to be revoked: finish and record before returning.
     func partitionsRevoked(_ partitions: [TopicPartitionOffset])
+    /// Partitions were taken away without a revoke this member could finish first
+    /// (`rd_kafka_assignment_lost`, KIP-429 "partitions lost"): the session timed out, the poll
+    /// interval was exceeded, or the coordinator no longer knows this member (UNKNOWN_MEMBER_ID,
+    /// ILLEGAL_GENERATION). Another member may already own them: nothing more may be written for
+    /// them. By default the same as ``partitionsRevoked(_:)``.
+    func partitionsLost(_ partitions: [TopicPartitionOffset])
+}
+
+extension RebalanceListener {
+    public func partitionsLost(_ partitions: [TopicPartitionOffset]) { partitionsRevoked(partitions) }
 }
 
 /// A consumer with caller-managed offsets: no auto commit, no auto store.
@@ -75,8 +85,8 @@ public final class KafkaConsumer: Sendable {
                 let positions = listener.partitionsAssigned(partitions)
                 self.expectPositions(positions)
                 return positions
-            case .revoked(let partitions):
-                listener.partitionsRevoked(partitions)
+            case .revoked(let partitions, let lost):
+                if lost { listener.partitionsLost(partitions) } else { listener.partitionsRevoked(partitions) }
                 self.gapGuard.withLock { g in partitions.forEach { g.forget($0) } }
                 return nil
             }
@@ -253,6 +263,31 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Commits offsets (next offset to read) without waiting; `completion` gets the group
+    /// coordinator's answer, called inside a later ``poll(maxMessages:timeout:)`` on the polling
+    /// thread, which that poll then leaves at once (as after ``wakeUp()``).
+    ///
+    /// Why: a commit the coordinator accepts proves this member still belonged to the group's
+    /// current generation when it was answered (OffsetCommit carries the generation id and member
+    /// id; a member that was removed gets `UNKNOWN_MEMBER_ID` or `ILLEGAL_GENERATION`, one in a
+    /// rebalance `REBALANCE_IN_PROGRESS`). The worker runtime releases outputs only after such an
+    /// answer: the fence against zombies (docs/state-changelog.md, "Fencing").
+    /// - Parameter completion: `nil` when every partition's offset was accepted; otherwise the
+    ///   request's error, or the first partition's. Called exactly once (at once, with the error,
+    ///   when librdkafka refuses to queue the commit, e.g. `_UNKNOWN_GROUP` outside a group).
+    public func commit(_ offsets: [TopicPartitionOffset], completion: @escaping @Sendable (KafkaError?) -> Void) {
+        let box = Unmanaged.passRetained(CommitCompletion(completion)).toOpaque()
+        let err = client.withHandle { rk -> rd_kafka_resp_err_t in
+            guard let queue = rd_kafka_queue_get_consumer(rk) else { return RD_KAFKA_RESP_ERR__STATE }
+            defer { rd_kafka_queue_destroy(queue) }
+            return RDKafkaTopicPartitionList.with(offsets) { rd_kafka_commit_queue(rk, $0, queue, commitCallback, box) }
+        }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            Unmanaged<CommitCompletion>.fromOpaque(box).release()
+            completion(KafkaError.rd(.commit, err, "commit"))
+        }
+    }
+
     /// The group's committed offsets for `partitions`. Blocking.
     public func committed(_ partitions: [TopicPartitionOffset], timeout: Duration) throws -> [TopicPartitionOffset] {
         try client.withHandle { rk in
@@ -285,6 +320,30 @@ public final class KafkaConsumer: Sendable {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.warning("consumer close failed", metadata: ["kafka.error": "\(KafkaError.rd(.consume, err))"])
         }
+    }
+}
+
+/// A commit's completion, kept alive through librdkafka's `commit_opaque`.
+private final class CommitCompletion {
+    let body: @Sendable (KafkaError?) -> Void
+    init(_ body: @escaping @Sendable (KafkaError?) -> Void) { self.body = body }
+}
+
+/// `rd_kafka_commit_queue`'s callback, served by `rd_kafka_consumer_poll` on the consumer queue:
+/// reports the request's error or the first partition's, then makes that poll return.
+private let commitCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = { rk, err, offsets, opaque in
+    guard let opaque else { return }
+    let completion = Unmanaged<CommitCompletion>.fromOpaque(opaque).takeRetainedValue()
+    var error: KafkaError?
+    if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        error = KafkaError.rd(.commit, err, "commit")
+    } else if let offsets, let failed = RDKafkaTopicPartitionList.firstError(offsets) {
+        error = KafkaError.rd(.commit, failed.error, "commit \(failed.partition)")
+    }
+    completion.body(error)
+    if let rk, let queue = rd_kafka_queue_get_consumer(rk) {
+        rd_kafka_queue_yield(queue)
+        rd_kafka_queue_destroy(queue)
     }
 }
 
@@ -328,10 +387,12 @@ private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err
         }
         if let failure {
             context.logger.error("assign failed: the partitions are not consumed", metadata: ["kafka.error": "\(failure)"])
-            _ = context.rebalance?(.revoked(list.map(\.withoutOffset)))
+            _ = context.rebalance?(.revoked(list.map(\.withoutOffset), lost: false))
         }
     default:
-        _ = context.rebalance?(.revoked(list.map(\.withoutOffset)))
+        let lost = rd_kafka_assignment_lost(rk) != 0
+        if lost { context.logger.warning("assignment lost: the group gave these partitions to others (KIP-429)", metadata: ["kafka.partitions": .string("\(list.count)")]) }
+        _ = context.rebalance?(.revoked(list.map(\.withoutOffset), lost: lost))
         if cooperative {
             if let error = rd_kafka_incremental_unassign(rk, partitions) {
                 context.logger.error("unassign failed", metadata: ["kafka.error": "\(KafkaError.consume(.rebalance, error, "incremental unassign"))"])

@@ -29,12 +29,16 @@ struct CooperativeRebalanceTests {
 
         let secondLog = harness.directory.appendingPathComponent("second.log")
         let second = try harness.startAnotherWorker(batchSize: 50, extraArguments: cooperative, log: secondLog)
-        // The second instance gets some partitions, the first gives up only those.
+        // The second instance gets some partitions, the first gives them up: revoked, or reported
+        // lost when a fence commit met the rebalance (librdkafka 2.0.2, issue #4059), after which
+        // it gets its share back; either way nothing is lost or repeated (below).
         let joined = await waitFor(timeout: .seconds(30)) {
-            ((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "").contains("partitions assigned") &&
-                harness.workerLog().contains("partitions revoked")
+            let first = harness.workerLog()
+            return ((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "").contains("partitions assigned") &&
+                (first.contains("partitions revoked") || first.contains("partitions lost"))
         }
-        #expect(joined)
+        let lines = { (text: String) in text.split(separator: "\n").filter { $0.contains("rebalance") || $0.contains("partitions") || $0.contains("commit") }.joined(separator: "\n") }
+        #expect(joined, "first:\n\(lines(harness.workerLog()))\nsecond:\n\(lines((try? String(contentsOf: secondLog, encoding: .utf8)) ?? ""))")
         try await harness.produce(chunk(800, "two"))
         #expect(total(try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 1600 }) == 1600)
 
@@ -87,14 +91,5 @@ struct CooperativeRebalanceTests {
         #expect(throws: AssignmentStrategyRule.Refused.self) { try AssignmentStrategyRule.validate(strategy: "cooperative-sticky", inputTopics: two) }
         #expect(throws: AssignmentStrategyRule.Refused.self) { try AssignmentStrategyRule.validate(strategy: "roundrobin,range", inputTopics: two) }
         #expect(throws: Never.self) { try AssignmentStrategyRule.validate(strategy: "cooperative-sticky", inputTopics: ["card.bank-routing"]) }
-    }
-
-    private func waitFor(timeout: Duration, _ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return condition()
     }
 }

@@ -115,3 +115,13 @@ final class CountWorkerHarness: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 }
+
+/// Checks `condition` every 100 ms until it holds or `timeout` passes; its last answer.
+func waitFor(timeout: Duration, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return condition()
+}

@@ -17,7 +17,8 @@ final class RDKafkaContext: @unchecked Sendable {
 
 enum RebalanceEvent: Sendable {
     case assigned([TopicPartitionOffset])
-    case revoked([TopicPartitionOffset])
+    /// `lost`: `rd_kafka_assignment_lost` (KIP-429): the group already gave them to others.
+    case revoked([TopicPartitionOffset], lost: Bool)
 }
 
 /// Owns one `rd_kafka_t`, destroyed in `deinit`. Reached only through `withHandle`.

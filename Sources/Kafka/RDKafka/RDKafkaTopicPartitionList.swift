@@ -21,4 +21,15 @@ enum RDKafkaTopicPartitionList {
                                         offset: offset >= 0 ? offset : nil)
         }
     }
+
+    /// The first element carrying an error (a commit's per-partition answer), if any.
+    static func firstError(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> (partition: TopicPartitionOffset, error: rd_kafka_resp_err_t)? {
+        for i in 0..<Int(list.pointee.cnt) {
+            let element = list.pointee.elems[i]
+            if element.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                return (TopicPartitionOffset(topic: String(cString: element.topic), partition: element.partition), element.err)
+            }
+        }
+        return nil
+    }
 }

@@ -35,6 +35,13 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private var shutdownDeadline: ContinuousClock.Instant?
     /// The state changelog topic this worker writes, or nil when it is off (resolved in `run`).
     private var changelogTopic: String?
+    /// Holds outputs until the group accepts a commit made after their changelog record (on with the changelog).
+    private let fence: OutputFence
+    /// The next offset to read per assigned input partition, as SQLite stores it: what a fence commit sends.
+    private var inputOffsets: [TopicPartitionOffset: Int64] = [:]
+    /// Set when the group refused this member's commit at shutdown: revokes that follow are
+    /// treated as lost (nothing more is released for those partitions).
+    private var removedFromGroup = false
 
     init(handler: any WorkerHandler, configuration: WorkerConfiguration, reference: ReferenceLoader?, health: WorkerHealth,
          logger: Logger) throws {
@@ -44,6 +51,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         self.reference = reference
         self.logger = logger
         self.metrics = WorkerMetrics(worker: configuration.name)
+        self.fence = OutputFence(worker: configuration.name, logger: logger)
         try FileManager.default.createDirectory(at: configuration.stateDirectory, withIntermediateDirectories: true)
         var producerConfig = configuration.producer
         producerConfig.client = configuration.kafka
@@ -80,7 +88,9 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             try runDueRetries()
             try tickIfDue()
             reportStagesIfDue()
+            if changelogTopic != nil { fence.settle(relays: relays) }
             try relayAndCleanUp()
+            if changelogTopic != nil { fence.startIfNeeded(relays: relays, offsets: positionList(), consumer: consumer) }
             commitIfDue(force: false)
         }
         try shutDown()
@@ -95,6 +105,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         let now = ContinuousClock.now
         var due = min(lastTick + configuration.tickInterval, lastStageReport + configuration.stageReportInterval)
         if !uncommitted.isEmpty { due = min(due, lastCommit + configuration.kafkaCommitInterval) }
+        if !fence.isWaiting, let retry = fence.retryAt { due = min(due, retry) }
         for relay in relays.values {
             if let since = relay.deletionsPendingSince { due = min(due, since + OutboxRelay.idleDeletionDelay) }
         }
@@ -197,10 +208,14 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             }
             relay.didDeleteDelivered()
             try relay.offer(fresh)
-            for message in batch { uncommitted[TopicPartitionOffset(topic: message.topic, partition: partition)] = message.offset + 1 }
             var advanced: [String: Int64] = [:]
             for message in batch { advanced[message.topic] = message.offset + 1 }
-            for (topic, next) in advanced { health.advanced(TopicPartitionOffset(topic: topic, partition: partition), next: next) }
+            for (topic, next) in advanced {
+                let tp = TopicPartitionOffset(topic: topic, partition: partition)
+                uncommitted[tp] = next
+                inputOffsets[tp] = next
+                health.advanced(tp, next: next)
+            }
             if parked { nextRetryAt[partition] = try relay.store.nextRetryDue() }
             metrics.consumed.increment(by: Int64(batch.count))
             metrics.emitted.increment(by: Int64(emitted))
@@ -216,6 +231,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             guard let next = p.offset, let relay = relays[p.partition] else { continue }
             try relay.store.write { try PartitionStore.recordOffset($0, topic: p.topic, partition: p.partition, next: next) }
             uncommitted[p.withoutOffset] = next
+            inputOffsets[p.withoutOffset] = next
             health.advanced(p.withoutOffset, next: next)
         }
     }
@@ -416,6 +432,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
 
     func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
         var positions: [TopicPartitionOffset] = []
+        fence.abandon()
         do {
             // The changelog's last record of every partition to open, read together.
             let opening = Set(partitions.map(\.partition)).filter { relays[$0] == nil }.sorted()
@@ -427,7 +444,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                     let store = try openPartition(partition, reader: reader, tail: tails[partition])
                     return try OutboxRelay(store: store, producer: producer, setAside: .init(
                         deadLetterTopic: configuration.deadLetterTopic, worker: configuration.name, clock: configuration.clock,
-                        logger: logger, counter: metrics.unsendableOutputs))
+                        logger: logger, counter: metrics.unsendableOutputs), fenced: true)
                 }()
                 relays[partition] = relay
                 nextRetryAt[partition] = try relay.store.nextRetryDue()
@@ -436,7 +453,12 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                 positions += stored
                 // Kafka's copy may lag SQLite's (the last owner died before its commit): commit
                 // what SQLite holds, or lag tools see applied messages as waiting (STOP) forever.
-                for p in stored { if let offset = p.offset { uncommitted[p.withoutOffset] = offset } }
+                for p in stored {
+                    if let offset = p.offset {
+                        uncommitted[p.withoutOffset] = offset
+                        inputOffsets[p.withoutOffset] = offset
+                    }
+                }
             }
         } catch {
             listenerFailure = error
@@ -514,12 +536,16 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     }
 
     func partitionsRevoked(_ partitions: [TopicPartitionOffset]) {
+        if removedFromGroup { return partitionsLost(partitions) }
         // One deadline for all of them: with the brokers unreachable, 24 partitions × 30 s held
         // a shutdown for 12 minutes.
         let deadline = shutdownDeadline ?? ContinuousClock.now + configuration.drainTimeout
         for partition in Set(partitions.map(\.partition)).sorted() {
             guard let relay = relays.removeValue(forKey: partition) else { continue }
             nextRetryAt[partition] = nil
+            // A revoke this member finishes itself: the coordinator gives the partition to no one
+            // before it rejoins (or its rebalance timeout passes), so every output may go.
+            relay.releaseAll()
             do {
                 if try !relay.drain(timeout: max(.zero, deadline - ContinuousClock.now)) {
                     logger.warning("outbox not drained before revoke; the next owner sends the rest", metadata: [LogKey.partition: "\(partition)"])
@@ -529,10 +555,53 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             }
         }
         commitIfDue(force: true)
-        uncommitted = uncommitted.filter { !Set(partitions.map(\.partition)).contains($0.key.partition) }
-        health.revoked(partitions: Set(partitions.map(\.partition)))
-        metrics.assignedPartitions.record(relays.count)
+        forget(partitions)
         logger.info("partitions revoked", metadata: ["partitions": "\(partitions)"])
+    }
+
+    /// KIP-429's "partitions lost": the group may already have given them to others, so this
+    /// member releases no more outputs for them and decides nothing more. What the fence already
+    /// released (decisions the next owner restores) is still sent and its deletion recorded, so
+    /// the next owner does not send it again; outputs still held stay in the local file, for the
+    /// next owner's restored copy (or this instance's, should it get the partition back).
+    ///
+    /// librdkafka 2.0.2 also reports an assignment lost when a commit made during a rebalance is
+    /// refused with ILLEGAL_GENERATION (librdkafka issue #4059, fixed in later versions), although
+    /// no one else owns the partitions yet; the fence commits often, so this path also serves
+    /// ordinary rebalances, and must leave no copy behind there either.
+    func partitionsLost(_ partitions: [TopicPartitionOffset]) {
+        let deadline = shutdownDeadline ?? ContinuousClock.now + configuration.drainTimeout
+        var held = 0
+        for partition in Set(partitions.map(\.partition)).sorted() {
+            guard let relay = relays.removeValue(forKey: partition) else { continue }
+            nextRetryAt[partition] = nil
+            do {
+                if try !relay.drain(timeout: max(.zero, deadline - ContinuousClock.now), releasedOnly: true) {
+                    logger.warning("released outputs not all delivered before the partition was lost; the next owner sends them", metadata: [LogKey.partition: "\(partition)"])
+                }
+                held += try relay.store.outboxDepth()
+            } catch {
+                logger.error("drain of a lost partition failed", metadata: [LogKey.error: "\(error)"])
+            }
+        }
+        forget(partitions)
+        logger.warning("partitions lost (this member's generation ended): outputs not yet released are left to the next owner", metadata: [
+            "partitions": "\(partitions)", "outbox.left_to_next_owner": "\(held)"])
+    }
+
+    /// Drops what the loop kept for partitions it no longer owns.
+    private func forget(_ partitions: [TopicPartitionOffset]) {
+        let gone = Set(partitions.map(\.partition))
+        fence.abandon()
+        uncommitted = uncommitted.filter { !gone.contains($0.key.partition) }
+        inputOffsets = inputOffsets.filter { !gone.contains($0.key.partition) }
+        health.revoked(partitions: gone)
+        metrics.assignedPartitions.record(relays.count)
+    }
+
+    /// The stored offsets of the assigned input partitions, as a commit sends them.
+    private func positionList() -> [TopicPartitionOffset] {
+        inputOffsets.map { TopicPartitionOffset(topic: $0.key.topic, partition: $0.key.partition, offset: $0.value) }
     }
 
     // MARK: - Shutdown
@@ -542,7 +611,21 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         let deadline = ContinuousClock.now + configuration.drainTimeout
         shutdownDeadline = deadline
         var drained = true
-        for relay in relays.values { drained = try relay.drain(timeout: max(.zero, deadline - ContinuousClock.now)) && drained }
+        if changelogTopic != nil, !relays.isEmpty {
+            // The fence for everything still held: a commit the group accepts now proves this
+            // member still owns its partitions, so all of it may go before leaving.
+            do {
+                try consumer.commit(positionList(), async: false)
+                for relay in relays.values { relay.releaseAll() }
+            } catch {
+                removedFromGroup = true
+                logger.warning("the group refused this member's commit: outputs not yet released are left to the partitions' next owners",
+                               metadata: [LogKey.error: "\(error)"])
+            }
+        }
+        for relay in relays.values {
+            drained = try relay.drain(timeout: max(.zero, deadline - ContinuousClock.now), releasedOnly: removedFromGroup) && drained
+        }
         commitIfDue(force: true)
         consumer.close()
         try? producer.flush(timeout: .seconds(5))

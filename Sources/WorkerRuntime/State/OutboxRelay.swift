@@ -55,6 +55,14 @@ final class OutboxRelay {
 
     /// Outbox rows with a seq above this wait for their transaction's changelog record.
     private var sendableThrough: Int64 = .max
+    /// Outbox rows with a seq above this also wait for the group coordinator to accept an offset
+    /// commit made after their changelog record was delivered (the zombie fence,
+    /// docs/state-changelog.md "Fencing"); `.max` while the changelog is off or the relay is not
+    /// fenced (used alone, without a group). Starts at 0 when fenced: rows
+    /// the file already held (a restore's, a previous run's) are released by the first fence.
+    private var fencedThrough: Int64 = .max
+    /// What may be handed to the producer: both gates passed.
+    private var releasableThrough: Int64 { min(sendableThrough, fencedThrough) }
     /// Highest version whose record, and every earlier one, has its delivery report.
     private var changelogDeliveredThrough: Int64 = 0
     /// Records to hand to the producer, in version order (new, or failed and sent again).
@@ -71,8 +79,10 @@ final class OutboxRelay {
     /// Snapshots the partition into its changelog when due (nil: changelog off).
     private(set) var snapshotWriter: SnapshotWriter?
 
+    /// - Parameter fenced: with the changelog on, hold outputs for ``fenced(through:)`` (the worker
+    ///   loop's ``OutputFence``); a relay used alone (tests, tools) has no group to ask.
     /// - Throws: SQLite errors reading the changelog queue a previous run left.
-    init(store: PartitionStore, producer: KafkaProducer, maxInFlight: Int = 10_000, setAside: SetAside? = nil) throws {
+    init(store: PartitionStore, producer: KafkaProducer, maxInFlight: Int = 10_000, setAside: SetAside? = nil, fenced: Bool = false) throws {
         self.store = store
         self.producer = producer
         self.maxInFlight = maxInFlight
@@ -88,6 +98,7 @@ final class OutboxRelay {
             changelogDeliveredThrough = (queued.first?.version ?? stamp.version + 1) - 1
             // Rows older than the first undelivered record were covered by delivered records.
             sendableThrough = queued.first?.seqFrom ?? stamp.lastOutboxSeq
+            if fenced { fencedThrough = 0 }
             snapshotWriter = SnapshotWriter(store: store, producer: producer, chunkBytes: changelogPartBytes,
                                             logger: setAside?.logger ?? Logger(label: "card.worker.snapshot"))
         }
@@ -189,7 +200,7 @@ final class OutboxRelay {
         while mayHoldUnsent && inFlight < maxInFlight {
             let limit = min(1000, maxInFlight - inFlight)
             setAsideAppended = false
-            let rows = try store.outboxRows(after: lastEnqueued, through: sendableThrough, limit: limit)
+            let rows = try store.outboxRows(after: lastEnqueued, through: releasableThrough, limit: limit)
             for row in rows {
                 try enqueue(row)
                 lastEnqueued = row.seq
@@ -206,7 +217,7 @@ final class OutboxRelay {
     func offer(_ rows: [PartitionStore.OutboxRow]) throws {
         guard let first = rows.first else { return }
         guard !mayHoldUnsent, first.seq > lastEnqueued, inFlight + rows.count <= maxInFlight,
-              rows.last.map({ $0.seq <= sendableThrough }) ?? true else {
+              rows.last.map({ $0.seq <= releasableThrough }) ?? true else {
             mayHoldUnsent = true
             return
         }
@@ -261,6 +272,26 @@ final class OutboxRelay {
         setAside.logger.error("output refused for good: set aside as a dead letter, the relay goes on", metadata: metadata)
     }
 
+    // MARK: Fence
+
+    /// The seq through which outputs wait only for the fence: their changelog records are
+    /// delivered, no accepted commit has followed yet. `nil` when nothing waits for it.
+    var fenceCandidate: Int64? {
+        fencedThrough < sendableThrough && lastEnqueued < sendableThrough ? sendableThrough : nil
+    }
+
+    /// The group coordinator accepted an offset commit made after `candidate` was taken from
+    /// ``fenceCandidate``: outputs through it may go.
+    func fenced(through candidate: Int64) {
+        guard candidate > fencedThrough else { return }
+        fencedThrough = candidate
+        mayHoldUnsent = true
+    }
+
+    /// Lifts the fence for good: this member is known to own the partition until it returns it
+    /// (a revoke it finishes itself, or a shutdown after an accepted commit).
+    func releaseAll() { fenced(through: .max) }
+
     /// Deletes delivered rows inside the caller's transaction.
     func deleteDelivered(in db: Database) throws {
         try PartitionStore.deleteOutbox(db, seqs: deliveredAwaitingDelete)
@@ -275,8 +306,11 @@ final class OutboxRelay {
     }
 
     /// Sends everything and waits for every report, deleting delivered rows. Blocking.
-    /// - Returns: `true` if the outbox is empty at the end.
-    func drain(timeout: Duration) throws -> Bool {
+    /// - Parameter releasedOnly: send only what the fence already released and stop when that is
+    ///   delivered and its deletion recorded; rows still held stay in the file (a lost partition:
+    ///   what was released is a decision the next owner restores, the rest is its to send).
+    /// - Returns: `true` if the outbox is empty at the end (with `releasedOnly`: nothing released is left).
+    func drain(timeout: Duration, releasedOnly: Bool = false) throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while true {
             try pump()
@@ -286,6 +320,10 @@ final class OutboxRelay {
                 try store.write { try deleteDelivered(in: $0) }
                 didDeleteDelivered()
                 continue
+            }
+            if releasedOnly, inFlight == 0, resend.isEmpty, changelogInFlight.isEmpty, changelogPending.isEmpty,
+               try store.outboxRows(after: lastEnqueued, through: releasableThrough, limit: 1).isEmpty {
+                return true
             }
             if isIdle, try store.outboxDepth() == 0 { return true }
             if ContinuousClock.now >= deadline { return false }

@@ -1,0 +1,55 @@
+import Foundation
+import FleetSupport
+import Kafka
+import Testing
+
+/// The zombie fence (docs/state-changelog.md, "Fencing"): with the state changelog on, outputs
+/// leave only after the group coordinator accepted an offset commit made after their changelog
+/// record was delivered. A member the coordinator no longer knows decides, but sends nothing.
+@Suite("Worker runtime: outputs fenced by the group's offset commits", .serialized, .timeLimit(.minutes(3)))
+struct OutputFenceTests {
+    private static func ids(_ messages: [ConsumedMessage]) -> [String] {
+        messages.compactMap { $0.header("card-message-id")?.stringValue }
+    }
+
+    @Test("while the coordinator answers UNKNOWN_MEMBER_ID the worker decides but sends nothing; once it accepts a commit every output goes, once per id")
+    func refusedCommitsHoldOutputs() async throws {
+        let harness = try CountWorkerHarness(partitions: 4)
+        try harness.startWorker(batchSize: 50)
+        func total(_ counts: [String: Int]) -> Int { counts.values.reduce(0, +) }
+
+        // Before: outputs flow (each fenced by an accepted commit).
+        try await harness.produce((0..<10).map { ("before-\($0)", "x") })
+        let before = try harness.read("test.output", timeout: .seconds(30)) { Set(Self.ids($0)).count >= 10 }
+        #expect(Set(Self.ids(before)).count == 10, "outputs flow while the group accepts commits")
+
+        // The coordinator now says: unknown member (what a member whose session expired hears).
+        harness.cluster.refuseNextOffsetCommitsAsUnknownMember(count: 100_000)
+        try await harness.produce((0..<10).map { ("during-\($0)", "x") })
+        let decided = try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 20 }
+        #expect(total(decided) == 20, "the worker still reads and decides: \(decided)")
+        // librdkafka takes the refusal as the end of this member (KIP-429 "partitions lost"); it
+        // rejoins, gets its partitions back with its files current, and its fence is refused again.
+        let refusedAfterRejoin = await waitFor(timeout: .seconds(30)) {
+            let log = harness.workerLog()
+            guard let lost = log.range(of: "partitions lost") else { return false }
+            return log[lost.upperBound...].contains("offset commit refused: outputs held")
+        }
+        let relevant = harness.workerLog().split(separator: "\n").filter { !$0.contains("CONFWARN") }
+        #expect(refusedAfterRejoin, "lost, rejoined, refused again: \(relevant.joined(separator: "\n"))")
+        let held = try harness.read("test.output", timeout: .seconds(3)) { _ in false }
+        #expect(Set(Self.ids(held)) == Set(Self.ids(before)), "no output decided while refused may leave: \(Self.ids(held).filter { $0.contains("during") })")
+
+        // The coordinator accepts again: everything held goes, once per id, with identical copies.
+        harness.cluster.clearInjectedErrors(apiKey: 8)
+        let after = try harness.read("test.output", timeout: .seconds(60)) { Set(Self.ids($0)).count >= 20 }
+        let expected = Set((0..<10).flatMap { ["count/before-\($0)/1", "count/during-\($0)/1"] })
+        #expect(Set(Self.ids(after)) == expected)
+        var copies: [String: Set<[UInt8]>] = [:]
+        for message in after { if let id = message.header("card-message-id")?.stringValue { copies[id, default: []].insert(message.value ?? []) } }
+        #expect(copies.values.allSatisfy { $0.count == 1 }, "a re-sent output is byte-identical")
+        #expect(try harness.counts() == Dictionary(uniqueKeysWithValues: expected.map { (String($0.split(separator: "/")[1]), 1) }),
+                "each input applied once")
+        #expect(harness.worker?.isRunning == true, "refusals are not fatal")
+    }
+}
