@@ -10,8 +10,35 @@ struct JSONParser {
 
     private let bytes: [UInt8]
     private var index = 0
+    /// Set when a value sat deeper than ``maxDepth``: the cause ``failure(_:)`` names.
+    private var tooDeep = false
 
-    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+    /// A UTF-8 byte order mark before the text is skipped: RFC 8259 §8.1 lets a parser ignore
+    /// it (a writer must not add one, but some Java and Windows tools do), and the record is then
+    /// what its sender meant, not a dead letter.
+    private init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { index = 3 }
+    }
+
+    /// Why `bytes` are not one JSON text, in words that quote none of its content (it may carry
+    /// personal data): e.g. `nested deeper than 256 levels`, `unexpected byte 0x27 at byte 12 of
+    /// 40`, `text ends inside a value (40 bytes)`, `more bytes after the JSON value at byte 30 of
+    /// 41`, `empty`. `nil` when they parse. Slow path only: it parses again.
+    static func failure(_ bytes: [UInt8]) -> String? {
+        var parser = JSONParser(bytes)
+        parser.skipWhitespace()
+        if parser.index >= bytes.count { return bytes.isEmpty ? "empty" : "no JSON value, only white space or a byte order mark (\(bytes.count) bytes)" }
+        if parser.parseValue(depth: 0) != nil {
+            parser.skipWhitespace()
+            return parser.index == bytes.count ? nil : "more bytes after the JSON value at byte \(parser.index) of \(bytes.count)"
+        }
+        if parser.tooDeep { return "nested deeper than \(maxDepth) levels" }
+        if parser.index >= bytes.count { return "text ends inside a value (\(bytes.count) bytes)" }
+        let byte = bytes[parser.index]
+        let shown = byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") ? " '\(Character(Unicode.Scalar(byte)))'" : ""
+        return "unexpected byte 0x\(String(byte, radix: 16, uppercase: true))\(shown) at byte \(parser.index) of \(bytes.count), or invalid UTF-8 or escape in the string before it"
+    }
 
     /// Parses one complete JSON text (surrounding white space allowed); `nil` if the bytes
     /// are not exactly that, including invalid UTF-8 inside strings.
@@ -36,7 +63,8 @@ struct JSONParser {
     // MARK: - Values
 
     private mutating func parseValue(depth: Int) -> JSONValue? {
-        guard depth < Self.maxDepth, index < bytes.count else { return nil }
+        guard depth < Self.maxDepth else { tooDeep = true; return nil }
+        guard index < bytes.count else { return nil }
         switch bytes[index] {
         case UInt8(ascii: "{"): return parseObject(depth: depth)
         case UInt8(ascii: "["): return parseArray(depth: depth)
@@ -59,7 +87,8 @@ struct JSONParser {
     /// Moves past one value, checking it as ``parseValue(depth:)`` would, without building it:
     /// `true` exactly when `parseValue` would have returned a value.
     private mutating func skipValue(depth: Int) -> Bool {
-        guard depth < Self.maxDepth, index < bytes.count else { return false }
+        guard depth < Self.maxDepth else { tooDeep = true; return false }
+        guard index < bytes.count else { return false }
         switch bytes[index] {
         case UInt8(ascii: "{"):
             index += 1

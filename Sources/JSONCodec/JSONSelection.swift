@@ -29,7 +29,7 @@ public extension CardJSON {
     ///   the first field that does not fit (a member `T` reads but `selection` left out is missing).
     static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], selecting selection: JSONSelection) throws -> T {
         guard let tree = JSONValue(parsing: bytes, selecting: selection) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not valid UTF-8 JSON"))
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not valid UTF-8 JSON: \(JSONValue.parseFailure(bytes) ?? "unreadable")"))
         }
         return try tree.decode(type)
     }

@@ -18,10 +18,18 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case object([String: JSONValue])
 
     /// Parses UTF-8 JSON bytes (RFC 8259); `nil` if they are not JSON, invalid UTF-8 and
-    /// nesting deeper than 256 levels included.
+    /// nesting deeper than 256 levels included. A leading UTF-8 byte order mark is ignored (§8.1).
     public init?(parsing bytes: some Collection<UInt8>) {
         guard let value = JSONParser.parse(Array(bytes)) else { return nil }
         self = value
+    }
+
+    /// Why `bytes` do not parse (``init(parsing:)`` returns `nil`), without quoting them:
+    /// `nested deeper than 256 levels`, `unexpected byte 0x27 ''' at byte 12 of 40…`, `text ends
+    /// inside a value (40 bytes)`, `more bytes after the JSON value at byte 30 of 41`, `empty`.
+    /// `nil` when they parse. For error messages and dead-letter causes; it parses again.
+    public static func parseFailure(_ bytes: some Collection<UInt8>) -> String? {
+        JSONParser.failure(Array(bytes))
     }
 
     public init(from decoder: any Decoder) throws {
@@ -164,7 +172,7 @@ public enum CardJSON {
     ///   error of the first field that does not fit.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
         guard let tree = JSONValue(parsing: bytes) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not valid UTF-8 JSON"))
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not valid UTF-8 JSON: \(JSONValue.parseFailure(bytes) ?? "unreadable")"))
         }
         return try tree.decode(type)
     }

@@ -351,6 +351,8 @@ final class OutputCollector: @unchecked Sendable {
         var status: String
         var timestamp: Int64
         var reasons: Int
+        /// The event's `at` (contract: card.status), to tell a decision made twice from other differences.
+        var at: String?
         /// The reason codes of a `rejected` status (empty for others), and its size in bytes.
         var codes: Set<String> = []
         var bytes = 0
@@ -437,7 +439,7 @@ final class OutputCollector: @unchecked Sendable {
                 let status = Self.stringField("status", in: value) ?? "?"
                 let seq = header.flatMap { $0.split(separator: "/").last.flatMap { Int($0) } } ?? Self.intField("seq", in: value) ?? -1
                 var copy = StatusCopy(hash: hash, application: key, seq: seq, status: status, timestamp: timestamp,
-                                      reasons: Self.count(of: "\"code\":", in: value))
+                                      reasons: Self.count(of: "\"code\":", in: value), at: Self.stringField("at", in: value))
                 if status == "rejected" { copy.codes = Self.reasonCodes(in: value); copy.bytes = value.count }
                 parsed.append((message.topic, header ?? "\(key)/status/\(seq)", copy, nil, nil, hash))
             case CardTopics.orders:
@@ -464,7 +466,7 @@ final class OutputCollector: @unchecked Sendable {
                 case CardTopics.status:
                     s.rawStatuses += 1
                     if let old = s.statuses[item.id] {
-                        if old.hash != item.hash { s.conflicts.append("card.status \(item.id)") }
+                        if old.hash != item.hash { s.conflicts.append("card.status \(item.id) (\(Self.difference(old, item.status)))") }
                     } else if let copy = item.status {
                         s.statuses[item.id] = copy
                         s.byStatus[copy.status, default: 0] += 1
@@ -502,6 +504,16 @@ final class OutputCollector: @unchecked Sendable {
             codes.insert(String(part.prefix { $0 != "\"" }))
         }
         return codes
+    }
+
+    /// What differs between two copies of one status id, for the verdict: the status, else the
+    /// event time (the same decision made twice, e.g. by a zombie and the next owner), else other fields.
+    static func difference(_ old: StatusCopy, _ new: StatusCopy?) -> String {
+        guard let new else { return "unreadable copy" }
+        if old.status != new.status { return "status \(old.status) vs \(new.status)" }
+        if old.reasons != new.reasons { return "\(old.status), \(old.reasons) vs \(new.reasons) reasons" }
+        if old.at != new.at { return "\(old.status), at \(old.at ?? "-") vs \(new.at ?? "-")" }
+        return "\(old.status), same at, other fields differ"
     }
 
     static func stringField(_ name: String, in bytes: [UInt8]) -> String? {

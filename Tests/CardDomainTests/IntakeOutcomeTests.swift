@@ -46,6 +46,13 @@ struct IntakeOutcomeTests {
         #expect(error.contains("not JSON"))
         #expect(IntakeValidator.validate(Data()).deadLetterError != nil)
         #expect(IntakeValidator.validate(Data([0xFF, 0xFE, 0x7B])).deadLetterError?.contains("UTF-8") == true)
+        // Too deep for the parser: JSON, but refused, and the cause says so.
+        let deep = Data((#"{"submission_id":"web-1","agent":"# + String(repeating: "[", count: 600) + String(repeating: "]", count: 600) + "}").utf8)
+        #expect(IntakeValidator.validate(deep).deadLetterError?.contains("nested deeper than 256 levels") == true)
+        // A byte order mark before the submission (RFC 8259 §8.1) changes nothing.
+        let sample = Fixtures.sample().bytes
+        #expect(IntakeValidator.validate(Data([0xEF, 0xBB, 0xBF]) + sample).deadLetterError == nil)
+        #expect("\(IntakeValidator.validate(Data([0xEF, 0xBB, 0xBF]) + sample))" == "\(IntakeValidator.validate(sample))")
         // Truncated JSON is not JSON either.
         let truncated = Fixtures.sample().bytes.dropLast(5)
         guard case .notJSON = IntakeValidator.validate(truncated) else {

@@ -48,6 +48,31 @@ struct JSONValueTests {
         #expect(parse(text) == nil)
     }
 
+    @Test("why not JSON, in words that quote nothing of the text", arguments: [
+        ("", "empty"),
+        ("  ", "no JSON value, only white space or a byte order mark (2 bytes)"),
+        ("{", "text ends inside a value (1 bytes)"),
+        ("{} {}", "more bytes after the JSON value at byte 3 of 5"),
+        ("{'a':1}", "unexpected byte 0x27 ''' at byte 1 of 7"),
+        ("[1 2]", "unexpected byte 0x32 '2' at byte 3 of 5"),
+        (String(repeating: "[", count: 300) + String(repeating: "]", count: 300), "nested deeper than 256 levels"),
+        (#"{"a":{"b":"#  + String(repeating: "[", count: 600), "nested deeper than 256 levels"),
+    ])
+    func failureCause(_ text: String, _ cause: String) {
+        #expect(JSONValue.parseFailure(Array(text.utf8))?.hasPrefix(cause) == true, "\(JSONValue.parseFailure(Array(text.utf8)) ?? "parses")")
+        #expect(JSONValue(parsing: Array(text.utf8)) == nil)
+        #expect(JSONValue.parseFailure(Array(#"{"a":[1,2]}"#.utf8)) == nil, "nil when it parses")
+    }
+
+    @Test("a leading UTF-8 byte order mark is ignored (RFC 8259 §8.1); anywhere else it is not JSON")
+    func byteOrderMark() {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        #expect(JSONValue(parsing: bom + Array(#"{"a":1}"#.utf8)) == .object(["a": .integer(1)]))
+        #expect(JSONValue(parsing: bom + Array(#"{"a":1}"#.utf8), selecting: .members(["a": .all])) == .object(["a": .integer(1)]))
+        #expect(JSONValue(parsing: Array(" ".utf8) + bom + Array("1".utf8)) == nil)
+        #expect(JSONValue(parsing: bom + bom + Array("1".utf8)) == nil)
+    }
+
     @Test("invalid UTF-8 inside a string is not JSON")
     func invalidUTF8() {
         #expect(JSONValue(parsing: [0x22, 0xC3, 0x28, 0x22]) == nil)

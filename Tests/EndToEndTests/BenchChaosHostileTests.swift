@@ -175,6 +175,20 @@ struct BenchChaosHostileTests {
         #expect(text.contains("seq is not contiguous"))
         #expect(text.contains("more than one card order"))
         #expect(text.contains("different content"))
+
+        // A conflict names what differs: the status, the reasons, or only the event time (a decision made twice).
+        let first = status("a", 2, "identity_verified").1
+        var decidedAgain = first
+        decidedAgain.at = "2026-11-30T10:00:01+08:00"
+        var other = first
+        other.status = "rejected"
+        var reasons = first
+        reasons.reasons = 2
+        #expect(OutputCollector.difference(first, other) == "status identity_verified vs rejected")
+        #expect(OutputCollector.difference(first, reasons) == "identity_verified, 0 vs 2 reasons")
+        #expect(OutputCollector.difference(first, decidedAgain) == "identity_verified, at - vs 2026-11-30T10:00:01+08:00")
+        #expect(OutputCollector.difference(first, first) == "identity_verified, same at, other fields differ")
+        #expect(OutputCollector.stringField("at", in: Array(#"{"status":"routed","at":"2026-11-30T10:00:00+08:00","seq":3}"#.utf8)) == "2026-11-30T10:00:00+08:00")
     }
 
     @Test("Chaos worker events keep 1 to N+1 live instances per type; --instances 1 only kills and restarts")
