@@ -77,8 +77,9 @@ package struct BankSimulatorCommand: AsyncParsableCommand {
             var lows: [Int32: Int64] = [:]
             var ends: [Int32: Int64] = [:]
             var waiting = false
+            let allMarks = try admin.watermarks(partitions)
             for tp in partitions {
-                let marks = try admin.watermarks(topic: tp.topic, partition: tp.partition)
+                guard let marks = allMarks[tp] else { continue }
                 lows[tp.partition] = marks.low
                 ends[tp.partition] = marks.high
                 let start = committed.first { $0.partition == tp.partition }?.offset ?? marks.low

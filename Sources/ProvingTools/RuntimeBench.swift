@@ -196,7 +196,12 @@ package struct RuntimeBench: AsyncParsableCommand {
     }
 
     static func watermarks(_ admin: KafkaAdmin, topic: String, partitions: Int32) throws -> [(low: Int64, high: Int64)] {
-        try (0..<partitions).map { try admin.watermarks(topic: topic, partition: $0, timeout: .seconds(10)) }
+        let keys = (0..<partitions).map { TopicPartitionOffset(topic: topic, partition: $0) }
+        let marks = try admin.watermarks(keys, timeout: .seconds(10))
+        return try keys.map { key in
+            guard let m = marks[key] else { throw KafkaError(code: .metadata, reason: "watermarks \(key): no answer") }
+            return m
+        }
     }
 }
 

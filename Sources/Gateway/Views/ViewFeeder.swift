@@ -45,15 +45,19 @@ public final class ViewFeeder: Service, Sendable {
             do {
                 let assignment = try await Self.blocking { () throws -> ([TopicPartitionOffset], [TopicPartitionOffset: Int64]) in
                     let counts = try admin.topicPartitionCounts()
-                    var start: [TopicPartitionOffset] = []
-                    var high: [TopicPartitionOffset: Int64] = [:]
+                    var partitions: [TopicPartitionOffset] = []
                     for topic in GatewayTopics.viewed {
                         guard let count = counts[topic] else { throw KafkaError(code: .metadata, reason: "no topic \(topic)") }
-                        for partition in 0..<count {
-                            let marks = try admin.watermarks(topic: topic, partition: partition)
-                            start.append(TopicPartitionOffset(topic: topic, partition: partition, offset: marks.low))
-                            if marks.high > marks.low { high[TopicPartitionOffset(topic: topic, partition: partition)] = marks.high }
-                        }
+                        partitions += (0..<count).map { TopicPartitionOffset(topic: topic, partition: $0) }
+                    }
+                    // Every partition's watermarks in one batched query (two requests per leader).
+                    let marks = try admin.watermarks(partitions)
+                    var start: [TopicPartitionOffset] = []
+                    var high: [TopicPartitionOffset: Int64] = [:]
+                    for tp in partitions {
+                        guard let m = marks[tp] else { continue }
+                        start.append(TopicPartitionOffset(topic: tp.topic, partition: tp.partition, offset: m.low))
+                        if m.high > m.low { high[tp] = m.high }
                     }
                     return (start, high)
                 }

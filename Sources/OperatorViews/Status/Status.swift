@@ -75,11 +75,15 @@ package struct StatusCommand: AsyncParsableCommand {
         var trimmed: [String] = []
         // Where each partition ends now; later events are not waited for.
         var remaining: [TopicPartitionOffset: Int64] = [:]
+        var partitions: [TopicPartitionOffset] = []
         for topic in topics {
             guard let count = counts[topic] else { throw ValidationError("no topic \(topic) on the broker") }
-            for partition in 0..<count {
-                let marks = try admin.watermarks(topic: topic, partition: partition)
-                guard marks.high > marks.low else { continue }
+            partitions += (0..<count).map { TopicPartitionOffset(topic: topic, partition: $0) }
+        }
+        let allMarks = try admin.watermarks(partitions)
+        for topic in topics {
+            for partition in 0..<(counts[topic] ?? 0) {
+                guard let marks = allMarks[TopicPartitionOffset(topic: topic, partition: partition)], marks.high > marks.low else { continue }
                 if marks.low > 0 { trimmed.append("\(topic)[\(partition)]") }
                 assignment.append(TopicPartitionOffset(topic: topic, partition: partition, offset: marks.low))
                 remaining[TopicPartitionOffset(topic: topic, partition: partition)] = marks.high

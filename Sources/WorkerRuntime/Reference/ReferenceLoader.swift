@@ -54,17 +54,23 @@ final class ReferenceLoader: @unchecked Sendable {
     func start() throws {
         let counts = try admin.topicPartitionCounts()
         var positions: [TopicPartitionOffset] = []
+        var all: [TopicPartitionOffset] = []
         for table in tables {
             guard let count = counts[table.topic] else {
                 throw KafkaError(code: .metadata, reason: "reference topic \(table.topic) does not exist")
             }
-            for partition in 0..<count {
+            all += (0..<count).map { TopicPartitionOffset(topic: table.topic, partition: $0) }
+        }
+        // Every partition's log end in one batched query (two requests per leader, not per partition).
+        let marks = try admin.watermarks(all)
+        for table in tables {
+            for partition in 0..<(counts[table.topic] ?? 0) {
                 let stored = try database.read { db in
                     try Int64.fetchOne(db, sql: "SELECT next_offset FROM runtime_reference_offsets WHERE topic = ? AND partition = ?",
                                        arguments: [table.topic, partition])
                 }
                 let tp = TopicPartitionOffset(topic: table.topic, partition: partition)
-                let high = try admin.watermarks(topic: table.topic, partition: partition).high
+                guard let high = marks[tp]?.high else { throw KafkaError(code: .metadata, reason: "watermarks \(tp): no answer") }
                 if high > (stored ?? 0) { targets[tp] = high }
                 positions.append(TopicPartitionOffset(topic: table.topic, partition: partition, offset: stored))
             }
