@@ -81,6 +81,10 @@ struct ChangelogRelayTests {
         let relay = try OutboxRelay(store: fixture.store, producer: fixture.producer)
         #expect(try relay.drain(timeout: .seconds(30)), "outbox and changelog queue empty at the end")
         #expect(try fixture.store.queuedChangelogRecords().isEmpty)
+        let history = try fixture.store.history()
+        #expect(history.anchor == history.checkpoint && history.checkpoint.version == 4,
+                "every record delivered and its queue row deleted: the anchor is the file's state (\(history))")
+        #expect(ChangelogChain.useLocal(history, newest: history.checkpoint), "a plain restart uses the file as it is")
         let outputs = try fixture.read("test.output") { $0.count >= 6 }
         #expect(outputs.count == 6)
 

@@ -46,15 +46,32 @@ struct ChangelogRestoreTests {
         #expect(try ChangelogChain.select([]).isEmpty)
     }
 
-    @Test("a local file is used when the changelog is empty, when a later owner wrote it, or when its owner is at least as far")
+    @Test("a local file is used only when the changelog is empty or its newest state is one the file went through")
     func checkpointRule() {
         let local = StatePoint(version: 10, epoch: 2 << 16)
         #expect(ChangelogChain.useLocal(local, newest: nil))
-        #expect(ChangelogChain.useLocal(local, newest: StatePoint(version: 10, epoch: 2 << 16)))
-        #expect(ChangelogChain.useLocal(local, newest: StatePoint(version: 12, epoch: 1 << 16)), "its own records are still queued")
+        #expect(ChangelogChain.useLocal(local, newest: StatePoint(version: 10, epoch: 2 << 16)), "the file is the changelog's head")
         #expect(!ChangelogChain.useLocal(local, newest: StatePoint(version: 11, epoch: 2 << 16)), "the file is behind its own changelog")
         #expect(!ChangelogChain.useLocal(local, newest: StatePoint(version: 9, epoch: 3 << 16)), "another owner moved on from an earlier state")
         #expect(!ChangelogChain.useLocal(StatePoint(version: 0, epoch: 0), newest: StatePoint(version: 1, epoch: 1 << 16)), "a missing file")
+
+        // Its own records, still queued (delivered or not), or its anchor: nobody wrote after it.
+        var history = LocalHistory(checkpoint: StatePoint(version: 12, epoch: 5 << 16 | 7), anchor: StatePoint(version: 9, epoch: 4 << 16 | 1),
+                                   queued: [StatePoint(version: 10, epoch: 5 << 16 | 7), StatePoint(version: 11, epoch: 5 << 16 | 7),
+                                            StatePoint(version: 12, epoch: 5 << 16 | 7)])
+        #expect(ChangelogChain.useLocal(history, newest: StatePoint(version: 9, epoch: 4 << 16 | 1)), "none of its records left yet")
+        #expect(ChangelogChain.useLocal(history, newest: StatePoint(version: 11, epoch: 5 << 16 | 7)), "some left, the last not yet")
+        history.queued = []
+        history.anchor = StatePoint(version: 12, epoch: 5 << 16 | 7)
+        #expect(ChangelogChain.useLocal(history, newest: StatePoint(version: 12, epoch: 5 << 16 | 7)), "all delivered, queue emptied")
+
+        // The 100,000 chaos run's case: owner A opened at (204, g) and wrote 205 under (g+1)|high
+        // bits, killed before the record left; owner B restored 204 and wrote 205…256 under
+        // (g+1)|lower bits. A's file has the higher epoch, and is stale: restore.
+        let stale = LocalHistory(checkpoint: StatePoint(version: 205, epoch: 5 << 16 | 0xF000), anchor: StatePoint(version: 204, epoch: 4 << 16 | 3),
+                                 queued: [StatePoint(version: 205, epoch: 5 << 16 | 0xF000)])
+        #expect(!ChangelogChain.useLocal(stale, newest: StatePoint(version: 256, epoch: 5 << 16 | 0x0100)))
+        #expect(!ChangelogChain.useLocal(stale, newest: StatePoint(version: 205, epoch: 5 << 16 | 0x0100)), "same version, another owner's")
     }
 
     private struct Handler: WorkerHandler {
@@ -128,6 +145,8 @@ struct ChangelogRestoreTests {
         #expect(try restored.outboxRows(after: 0, limit: 10).map { $0.record.headers.last?.stringValue } == ["a/0", "b/1", "a/2", "c/3"],
                 "the old owner's undelivered outputs, for the new owner's relay")
         #expect(try restored.checkpoint().version == 4)
+        #expect(try restored.history().anchor == StatePoint(version: 4, epoch: chain.last?.epoch ?? -1), "a restored file is anchored at the chain's head")
+        #expect(try restored.history().queued.isEmpty)
         try restored.enableChangelog(topic: "card.tally-changelog", seenEpoch: entries.map(\.epoch).max() ?? 0)
         #expect(restored.changelog.map { $0.epoch >> 16 } == 2, "the new owner is a later generation")
         // The new owner's relay may send every restored row: their records are delivered.

@@ -482,15 +482,15 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         var store = try open()
         guard let changelogTopic else { return store }
         guard let reader, let read = tail else { throw StateChangelogError("partition \(partition): its changelog tail was not read") }
-        let checkpoint = try store.checkpoint()
-        let local = StatePoint(version: checkpoint.version, epoch: checkpoint.epoch)
+        let history = try store.history()
+        let local = history.checkpoint
         let (low, high, newestInTail) = (read.low, read.high, read.newest)
         var seenEpoch = newestInTail?.epoch ?? 0
         let policy = try SnapshotPolicy.fromEnvironment()
         // Nothing known about the last snapshot of a non-empty changelog: take one soon (in the background).
         var snapshots = high > low ? SnapshotSchedule.due(policy) : SnapshotSchedule(policy: policy)
         let metadata: Logger.Metadata = [LogKey.partition: "\(partition)", LogKey.topic: "\(changelogTopic)"]
-        if ChangelogChain.useLocal(local, newest: newestInTail) {
+        if ChangelogChain.useLocal(history, newest: newestInTail) {
             logger.info("partition state current: local file used as is", metadata: metadata.merging([
                 "state.version": "\(local.version)", "changelog.version": "\(newestInTail?.version ?? 0)"]) { a, _ in a })
         } else {
@@ -509,7 +509,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             seenEpoch = max(contents.entries.map(\.epoch).max() ?? seenEpoch, contents.snapshots.map(\.state.epoch).max() ?? 0)
             let plan = try ChangelogChain.plan(contents.entries, snapshots: contents.snapshots)
             let newest = plan.head
-            if ChangelogChain.useLocal(local, newest: newest) {
+            if ChangelogChain.useLocal(history, newest: newest) {
                 logger.info("partition state current after reading the whole changelog: local file used as is", metadata: metadata)
             } else {
                 try store.database.close()

@@ -22,16 +22,42 @@ struct StatePoint: Sendable, Hashable {
     var epoch: Int64
 }
 
+/// The states a partition file is known to have gone through, as far as the checkpoint rule needs:
+/// its current state, the states its queued records lead to (written here, delivered or not), and
+/// its anchor, the newest of its states known to be in the changelog (set by a restore, moved on
+/// when its own records are delivered).
+struct LocalHistory: Sendable, Equatable {
+    var checkpoint: StatePoint
+    var anchor: StatePoint?
+    var queued: [StatePoint] = []
+
+    /// Whether the file went through `state`: it is the file's state now, its anchor, or the state
+    /// one of its queued records leads to.
+    func contains(_ state: StatePoint) -> Bool {
+        state == checkpoint || state == anchor || queued.contains(state)
+    }
+}
+
 /// Which records make the partition's state, and whether a local file is current. Pure rules
 /// (docs/state-changelog.md, "Checkpoint, restore" and "Zombies").
 enum ChangelogChain {
-    /// A local file is used as it is (a checkpoint) when the changelog is empty, when the file was
-    /// written by a later owner than the changelog's newest record (its own records are still in
-    /// its queue), or by the same owner and is at least as far.
-    static func useLocal(_ local: StatePoint, newest: StatePoint?) -> Bool {
+    /// A local file is used as it is (a checkpoint) when the changelog is empty, or when the
+    /// changelog's newest state is one the file itself went through (``LocalHistory/contains(_:)``):
+    /// then nobody wrote after it, and what the file holds beyond it is its own records, still in
+    /// its queue. Any other newest state means another owner moved on: restore.
+    ///
+    /// Why not "the file's epoch is higher": two owners that opened from the same changelog state
+    /// take the same generation (the one above it), and the random low bits then ranked an earlier
+    /// owner's file, killed before its records left, above the later owner's records (the 100,000
+    /// chaos run: a routing instance took its stale file as current and decided 446 applications again).
+    static func useLocal(_ local: LocalHistory, newest: StatePoint?) -> Bool {
         guard let newest else { return true }
-        if local.epoch > newest.epoch { return true }
-        return local.epoch == newest.epoch && local.version >= newest.version
+        return local.contains(newest)
+    }
+
+    /// ``useLocal(_:newest:)`` for a file whose only known state is its checkpoint (tests, tools).
+    static func useLocal(_ local: StatePoint, newest: StatePoint?) -> Bool {
+        useLocal(LocalHistory(checkpoint: local), newest: newest)
     }
 
     /// The records to apply, oldest first: the chain that ends at the newest record of the highest
@@ -314,6 +340,13 @@ enum ChangelogRestore {
             if ContinuousClock.now - lastReport >= .seconds(5) {
                 lastReport = ContinuousClock.now
                 progress(applied, chain.count)
+            }
+        }
+        // The restored file stands at the chain's head, which is in the changelog: its anchor (the
+        // image's own anchor, its writer's, is replaced with it).
+        try queue.write { db in
+            if let head = plan.head { try PartitionStore.setAnchor(db, head) } else {
+                try db.execute(sql: "DELETE FROM runtime_changelog_anchor_unlogged")
             }
         }
         try queue.close()

@@ -135,6 +135,34 @@ extension PartitionStore {
         migrator.registerMigration("runtime-v4-changelog-predecessor-epoch") { db in
             try db.execute(sql: "ALTER TABLE runtime_changelog_out_unlogged ADD COLUMN predecessor_epoch INTEGER")
         }
+        // The newest state of this file known to be in the changelog (``LocalHistory``); local
+        // knowledge, so `_unlogged`: never part of a changeset.
+        migrator.registerMigration("runtime-v5-changelog-anchor") { db in
+            try db.execute(sql: """
+                CREATE TABLE runtime_changelog_anchor_unlogged (
+                    id INTEGER PRIMARY KEY CHECK (id = 0), version INTEGER NOT NULL, epoch INTEGER NOT NULL)
+                """)
+        }
+    }
+
+    /// Sets the file's anchor (``LocalHistory/anchor``) in the caller's transaction.
+    static func setAnchor(_ db: Database, _ state: StatePoint) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO runtime_changelog_anchor_unlogged (id, version, epoch) VALUES (0, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET version = excluded.version, epoch = excluded.epoch
+            """).execute(arguments: [state.version, state.epoch])
+    }
+
+    /// What the checkpoint rule knows of this file's past (``LocalHistory``).
+    func history() throws -> LocalHistory {
+        try database.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT version, epoch FROM runtime_changelog WHERE id = 0")
+            let anchor = try Row.fetchOne(db, sql: "SELECT version, epoch FROM runtime_changelog_anchor_unlogged WHERE id = 0")
+            let queued = try Row.fetchAll(db, sql: "SELECT version, epoch FROM runtime_changelog_out_unlogged ORDER BY version")
+            return LocalHistory(checkpoint: StatePoint(version: row?["version"] ?? 0, epoch: row?["epoch"] ?? 0),
+                                anchor: anchor.map { StatePoint(version: $0["version"], epoch: $0["epoch"]) },
+                                queued: queued.map { StatePoint(version: $0["version"], epoch: $0["epoch"]) })
+        }
     }
 
     /// The file's state version and owner epoch as last committed (0, 0 for a file never stamped).
@@ -184,7 +212,13 @@ extension PartitionStore {
         }
     }
 
+    /// Deletes delivered records from the send queue and moves the anchor to the newest of them:
+    /// that state is in the changelog now.
     static func deleteQueuedChangelog(_ db: Database, through version: Int64) throws {
+        if let newest = try Row.fetchOne(db.cachedStatement(
+            sql: "SELECT version, epoch FROM runtime_changelog_out_unlogged WHERE version <= ? ORDER BY version DESC LIMIT 1"), arguments: [version]) {
+            try setAnchor(db, StatePoint(version: newest["version"], epoch: newest["epoch"]))
+        }
         try db.cachedStatement(sql: "DELETE FROM runtime_changelog_out_unlogged WHERE version <= ?").execute(arguments: [version])
     }
 
