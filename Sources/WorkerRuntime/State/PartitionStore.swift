@@ -131,9 +131,16 @@ final class PartitionStore {
     }
 
     /// Rows after `seq` (and at most `through`), oldest first, with the message id header added.
+    ///
+    /// Read on the writer's connection, outside any transaction (one statement: SQLite reads it
+    /// from one snapshot), with the statement prepared once: the relay asks after every batch and
+    /// whenever a changelog record's delivery frees outputs, and a read through the pool (a reader
+    /// taken from it, BEGIN/COMMIT, the schema version asked, the SQL parsed) cost more than
+    /// the rows (~5 % of each worker's CPU under `fleet bench`, perf, issue 14). This file has
+    /// one writer, the worker loop's thread, which is also the only caller: nothing waits.
     func outboxRows(after seq: Int64, through: Int64 = .max, limit: Int) throws -> [OutboxRow] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, topic, key, value, message_id, headers, partition FROM runtime_outbox WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+        try database.writeWithoutTransaction { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT seq, topic, key, value, message_id, headers, partition FROM runtime_outbox WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
                              arguments: [seq, through, limit]).map { row in
                 let key: Data? = row["key"]
                 let value: Data = row["value"]
