@@ -116,7 +116,10 @@ struct BranchTable: ReferenceTable {
         return try reference.unsafeRead { db in
             let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT record FROM bank_branches WHERE branch_key = ?"), arguments: [Branch.key(bank: bank, branch: code)])
                 ?? Data.fetchOne(db.cachedStatement(sql: "SELECT record FROM bank_branches WHERE branch_code = ? LIMIT 1"), arguments: [code])
-            return try data.map { try CardJSON.decode(Branch.self, from: $0) }
+            return try data.map { try decodedBranches.value(for: $0) { try CardJSON.decode(Branch.self, from: $0) } }
         }
     }
+
+    /// Branch records decoded before, by their bytes (a few hundred branches, read per application).
+    static let decodedBranches = DecodedRecordMemo<Branch>(limit: 4096)
 }

@@ -160,6 +160,9 @@ struct JSONParser {
         var members: [String: JSONValue] = [:]
         skipWhitespace()
         if consume(UInt8(ascii: "}")) { return .object(members) }
+        // Room for a typical object's members at once: growing from empty re-hashed every member
+        // at 1, 2, 4 and 8 (~1.5 % of each stage's CPU in `_copyOrMoveAndResize`, perf, issue 14).
+        members.reserveCapacity(min(wanted?.count ?? 8, 8))
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = parseString() else { return nil }

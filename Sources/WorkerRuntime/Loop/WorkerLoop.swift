@@ -246,7 +246,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private func process(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> Outcome {
         var result: HandlerResult = .done([])
         do {
-            try db.inSavepoint {
+            try PartitionStore.inMessageSavepoint(db) {
                 result = try handler.handle(message, in: db, context: context)
                 if case .done(let outputs) = result, let refusal = outputLimit.refusal(outputs) {
                     // An output that can never be sent would block the outbox: refuse the input whole.

@@ -9,7 +9,18 @@ import Synchronization
 ///
 /// `@unchecked Sendable`: the consumer loop runs on one thread; shared flags are in Mutexes.
 final class ReferenceLoader: @unchecked Sendable {
-    let database: DatabasePool
+    /// The tables' file, written by this loader's thread.
+    private let store: DatabasePool
+    /// What handlers read the tables through (`HandlerContext.reference`): one read-only
+    /// connection of the same file, opened after the migrations.
+    ///
+    /// Why not a reader of `store`'s pool: each `unsafeRead` of a `DatabasePool` takes a reader
+    /// from the pool (semaphore, lock, two queue hops) and asks SQLite for the schema version
+    /// first; for identity's and routing's one or two point lookups per message that was more
+    /// than the lookups themselves (~6–8 % of those workers' CPU, perf, issue 14). A
+    /// `DatabaseQueue`'s `unsafeRead` is one hop onto its queue. WAL: the loader's writes do
+    /// not wait for it, and each lookup (no transaction around it) sees the last commit.
+    let database: DatabaseQueue
     private let tables: [any ReferenceTable]
     private let consumer: KafkaConsumer
     private let admin: KafkaAdmin
@@ -29,15 +40,18 @@ final class ReferenceLoader: @unchecked Sendable {
         var dbConfig = Configuration()
         // Instances of one worker type may share a state volume: wait for a writer, don't fail.
         dbConfig.busyMode = .timeout(10)
-        database = try DatabasePool(path: configuration.stateDirectory.appendingPathComponent("reference.sqlite").path,
-                                    configuration: dbConfig)
+        let path = configuration.stateDirectory.appendingPathComponent("reference.sqlite").path
+        store = try DatabasePool(path: path, configuration: dbConfig)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("reference-runtime-v1") { db in
             try db.execute(sql: "CREATE TABLE runtime_reference_offsets (topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL, PRIMARY KEY (topic, partition))")
         }
         ReferenceRecordReports.migrate(&migrator)
         tables.forEach { $0.migrate(&migrator) }
-        try migrator.migrate(database)
+        try migrator.migrate(store)
+        var lookupConfig = dbConfig
+        lookupConfig.readonly = true
+        database = try DatabaseQueue(path: path, configuration: lookupConfig)
         reports = try ReferenceRecordReports(configuration: configuration, logger: logger)
         // Compaction leaves offset holes by design, so gap detection is off here.
         var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.kafka, groupID: nil)
@@ -65,7 +79,7 @@ final class ReferenceLoader: @unchecked Sendable {
         let marks = try admin.watermarks(all)
         for table in tables {
             for partition in 0..<(counts[table.topic] ?? 0) {
-                let stored = try database.read { db in
+                let stored = try store.read { db in
                     try Int64.fetchOne(db, sql: "SELECT next_offset FROM runtime_reference_offsets WHERE topic = ? AND partition = ?",
                                        arguments: [table.topic, partition])
                 }
@@ -99,7 +113,7 @@ final class ReferenceLoader: @unchecked Sendable {
     private var unwrittenSkips: [TopicPartitionOffset] = []
 
     private func pollOnce() throws {
-        try reports.pump(database)
+        try reports.pump(store)
         if unwritten.isEmpty && unwrittenSkips.isEmpty {
             // A long wait costs nothing: records end it as they arrive, `stop()` wakes it.
             let result = consumer.poll(maxMessages: 1000, timeout: .seconds(1))
@@ -110,7 +124,7 @@ final class ReferenceLoader: @unchecked Sendable {
         guard !unwritten.isEmpty || !unwrittenSkips.isEmpty else { return }
         let messages = unwritten
         let byTopic = Dictionary(uniqueKeysWithValues: tables.map { ($0.topic, $0) })
-        let written = try database.write { db in
+        let written = try store.write { db in
             var next: [TopicPartitionOffset: Int64] = [:]
             for message in messages {
                 do {

@@ -131,9 +131,16 @@ final class PartitionStore {
     }
 
     /// Rows after `seq` (and at most `through`), oldest first, with the message id header added.
+    ///
+    /// Read on the writer's connection, outside any transaction (one statement: SQLite reads it
+    /// from one snapshot), with the statement prepared once: the relay asks after every batch and
+    /// whenever a changelog record's delivery frees outputs, and a read through the pool (a reader
+    /// taken from it, BEGIN/COMMIT, the schema version asked, the SQL parsed) cost more than
+    /// the rows (~5 % of each worker's CPU under `fleet bench`, perf, issue 14). This file has
+    /// one writer, the worker loop's thread, which is also the only caller: nothing waits.
     func outboxRows(after seq: Int64, through: Int64 = .max, limit: Int) throws -> [OutboxRow] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, topic, key, value, message_id, headers, partition FROM runtime_outbox WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+        try database.writeWithoutTransaction { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT seq, topic, key, value, message_id, headers, partition FROM runtime_outbox WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
                              arguments: [seq, through, limit]).map { row in
                 let key: Data? = row["key"]
                 let value: Data = row["value"]
@@ -197,17 +204,28 @@ final class PartitionStore {
 
 /// Headers stored as a compact length-prefixed blob (names and values are arbitrary bytes).
 enum HeaderCoding {
+    /// Each header as `<u32 BE name length><name UTF-8><u32 BE value length><value>`, in order;
+    /// `nil` for none. Built in one buffer sized up front: it runs for every output appended to
+    /// the outbox, and the former per-field temporary arrays were ~1 % of each worker's CPU
+    /// (perf, issue 14). Same bytes as before (HeaderCodingTests pins them).
     static func encode(_ headers: [KafkaHeader]) -> Data? {
         guard !headers.isEmpty else { return nil }
-        var data = Data()
-        for header in headers {
-            let name = Array(header.name.utf8)
-            data.append(contentsOf: withUnsafeBytes(of: UInt32(name.count).bigEndian, Array.init))
-            data.append(contentsOf: name)
-            data.append(contentsOf: withUnsafeBytes(of: UInt32(header.value.count).bigEndian, Array.init))
-            data.append(contentsOf: header.value)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(headers.reduce(0) { $0 + 8 + $1.name.utf8.count + $1.value.count })
+        func appendLength(_ count: Int) {
+            let n = UInt32(count)
+            bytes.append(UInt8(truncatingIfNeeded: n >> 24))
+            bytes.append(UInt8(truncatingIfNeeded: n >> 16))
+            bytes.append(UInt8(truncatingIfNeeded: n >> 8))
+            bytes.append(UInt8(truncatingIfNeeded: n))
         }
-        return data
+        for header in headers {
+            appendLength(header.name.utf8.count)
+            bytes.append(contentsOf: header.name.utf8)
+            appendLength(header.value.count)
+            bytes.append(contentsOf: header.value)
+        }
+        return Data(bytes)
     }
 
     static func decode(_ data: Data?) -> [KafkaHeader] {
