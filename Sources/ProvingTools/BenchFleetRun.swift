@@ -243,7 +243,7 @@ final class FleetUnderTest: @unchecked Sendable {
     }
 
     func logText(_ name: String) -> String {
-        (try? String(contentsOf: logFile(name), encoding: .utf8)) ?? ""
+        readGrowingTextFile(logFile(name))
     }
 
     /// SIGTERM to every worker (they drain their outboxes and commit), SIGKILL after `timeout`.

@@ -22,7 +22,7 @@ struct BenchChaosHostileTests {
                                      workingDirectory: directory, logFile: log)
         let status = await child.waitAsync(timeout: timeout)
         if status == nil { child.signal(SIGKILL) }
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let output = readGrowingTextFile(log)
         print(output.split(separator: "\n").filter { !$0.hasPrefix("[") && !$0.contains(" error card.") }.joined(separator: "\n"))
         return (status, output, directory)
     }

@@ -90,7 +90,7 @@ struct ControlRecordPipelineTests {
         }
         #expect(lags.count == 24 && lags.allSatisfy { $0.lag == 0 }, "\(lags.filter { $0.lag > 0 })")
 
-        let intakeLog = (try? String(contentsOf: directory.appendingPathComponent("intake.log"), encoding: .utf8)) ?? ""
+        let intakeLog = readGrowingTextFile(directory.appendingPathComponent("intake.log"))
         #expect(!intakeLog.contains("OFFSET GAP"))
         for worker in workers.values { worker.signal(SIGTERM) }
         for worker in workers.values { #expect(await worker.waitAsync(timeout: .seconds(30)) == 0) }

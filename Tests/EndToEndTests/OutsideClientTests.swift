@@ -158,7 +158,7 @@ struct OutsideClientTests {
         let exit = await worker.waitAsync(timeout: .seconds(30))
         if exit == nil { worker.signal(SIGKILL) }
         #expect(exit != nil && exit != 0, "the worker must stop, with a failure status")
-        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let text = readGrowingTextFile(log)
         #expect(text.contains("co-partitioning") && text.contains("card.submission has 4") && text.contains("card.application-closed has 3"),
                 "\(text.suffix(2000))")
     }

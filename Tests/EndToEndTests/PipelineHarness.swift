@@ -143,7 +143,7 @@ final class PipelineHarness: @unchecked Sendable {
 
     func logs() -> [String: String] {
         Dictionary(uniqueKeysWithValues: Self.workerNames.map { name in
-            (name, (try? String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? "")
+            (name, readGrowingTextFile(directory.appendingPathComponent("\(name).log")))
         })
     }
 

@@ -13,7 +13,7 @@ struct StateMovesTests {
     private func waitForLog(_ log: URL, _ needles: [String], timeout: Duration = .seconds(60)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            let text = readGrowingTextFile(log)
             if text.split(separator: "\n").contains(where: { line in needles.allSatisfy { line.contains($0) } && !line.contains("[]") }) { return true }
             try? await Task.sleep(for: .milliseconds(200))
         }
@@ -131,11 +131,13 @@ struct StateMovesTests {
         #expect(orderIDs.count == 8 && Set(orderIDs).count == 8, "one order per application: \(orderIDs.sorted())")
         #expect(fleet.deadLetters().isEmpty, "\(fleet.deadLetters().map(\.error))")
         let logs = (PipelineHarness.workerNames.flatMap { ["\($0)-2.log", "\($0)-1b.log"] }).compactMap {
-            try? String(contentsOf: fleet.directory.appendingPathComponent($0), encoding: .utf8)
+            let file = fleet.directory.appendingPathComponent($0)
+            return FileManager.default.fileExists(atPath: file.path) ? readGrowingTextFile(file) : nil
         }
         #expect(logs.contains { $0.contains("partition state restored from the changelog") }, "fresh disks were restored, not replayed")
         let allLogs = (PipelineHarness.workerNames.flatMap { ["\($0).log", "\($0)-2.log", "\($0)-1b.log", "\($0)-2b.log"] }).compactMap {
-            try? String(contentsOf: fleet.directory.appendingPathComponent($0), encoding: .utf8)
+            let file = fleet.directory.appendingPathComponent($0)
+            return FileManager.default.fileExists(atPath: file.path) ? readGrowingTextFile(file) : nil
         }
         #expect(allLogs.contains { $0.contains("state snapshot written to the changelog") }, "owners wrote snapshots")
         let fromSnapshot = allLogs.flatMap { $0.split(separator: "\n") }.filter {

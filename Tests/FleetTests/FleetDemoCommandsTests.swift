@@ -28,7 +28,7 @@ struct FleetDemoCommandsTests {
         let child = try ChildProcess(name: "fleet", executable: BuildProducts.executable("fleet"), arguments: arguments, logFile: log)
         let status = await child.waitAsync(timeout: timeout)
         if status == nil { child.signal(SIGKILL) }
-        return (status, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        return (status, readGrowingTextFile(log))
     }
 
     /// Every message of `topics` until `count` have arrived (or 30 s pass).
@@ -155,7 +155,7 @@ struct FleetDemoCommandsTests {
         #expect(orders.contains { script.fails($0) } && orders.contains { !script.fails($0) }, "both paths exercised")
         bank.signal(SIGINT)
         #expect(await bank.waitAsync(timeout: .seconds(20)) == 0)
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let output = readGrowingTextFile(log)
         #expect(output.contains("bank simulator stopped: \(expectedCount) event(s) delivered"), "\(output)")
     }
 

@@ -25,7 +25,7 @@ struct SubmitSizeTests {
                                      arguments: ["submit", "--brokers", cluster.bootstrapServers, file.path], logFile: log)
         let status = await child.waitAsync(timeout: .seconds(60))
         if status == nil { child.signal(SIGKILL) }
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let output = readGrowingTextFile(log)
         #expect(status == 1, "exits 1, not hanging: \(output.suffix(1000))")
         #expect(output.contains("1/2 NOT delivered") && output.contains("over the producer's message.max.bytes (1000000)"), "\(output.suffix(1000))")
         #expect(output.contains("2/2 sent"))

@@ -135,7 +135,7 @@ struct PortalFlowTests {
             }
             if !ready { try await Task.sleep(for: .milliseconds(500)) }
         }
-        let console = { (try? String(contentsOf: fleet.runDir.appendingPathComponent("console.log"), encoding: .utf8)) ?? "" }
+        let console = { readGrowingTextFile(fleet.runDir.appendingPathComponent("console.log")) }
         try #require(ready, "the gateway's views did not show the test's families within 120 s: \(console().suffix(3000))")
 
         // The scenario the browser plays, and the browser.

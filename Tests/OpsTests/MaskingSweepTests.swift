@@ -88,7 +88,7 @@ final class FleetRun: @unchecked Sendable {
         let log = runDir.appendingPathComponent("fleet-\(UUID().uuidString).log")
         let child = try ChildProcess(name: "fleet", executable: BuildProducts.executable("fleet"), arguments: arguments, logFile: log)
         if await child.waitAsync(timeout: .seconds(60)) == nil { child.signal(SIGKILL) }
-        return (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        return readGrowingTextFile(log)
     }
 
     func stop() async { await process.stop() }
@@ -120,7 +120,8 @@ struct Surface: Sendable {
 
     /// A file's text.
     static func file(_ name: String, _ path: @escaping @Sendable (FleetRun) -> URL) -> Surface {
-        Surface(name: name) { run in try String(contentsOf: path(run), encoding: .utf8) }
+        // Lossy UTF-8: a log still being written may end inside a character (readGrowingTextFile).
+        Surface(name: name) { run in String(decoding: try Data(contentsOf: path(run)), as: UTF8.self) }
     }
 
     /// Files of the run folder (logs).
@@ -128,7 +129,7 @@ struct Surface: Sendable {
         Surface(name: name) { run in
             let dir = folder(run)
             let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-            return try names.map { try String(contentsOf: dir.appendingPathComponent($0), encoding: .utf8) }.joined(separator: "\n")
+            return try names.map { String(decoding: try Data(contentsOf: dir.appendingPathComponent($0)), as: UTF8.self) }.joined(separator: "\n")
         }
     }
 

@@ -118,7 +118,7 @@ final class OpsWorkerHarness: @unchecked Sendable {
         if let error = errors.compactMap({ $0 }).first { throw error }
     }
 
-    func log() -> String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+    func log() -> String { readGrowingTextFile(logFile) }
 
     deinit {
         worker?.signal(SIGKILL)

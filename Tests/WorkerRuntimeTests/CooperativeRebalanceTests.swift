@@ -34,11 +34,11 @@ struct CooperativeRebalanceTests {
         // it gets its share back; either way nothing is lost or repeated (below).
         let joined = await waitFor(timeout: .seconds(30)) {
             let first = harness.workerLog()
-            return ((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "").contains("partitions assigned") &&
+            return (readGrowingTextFile(secondLog)).contains("partitions assigned") &&
                 (first.contains("partitions revoked") || first.contains("partitions lost"))
         }
         let lines = { (text: String) in text.split(separator: "\n").filter { $0.contains("rebalance") || $0.contains("partitions") || $0.contains("commit") }.joined(separator: "\n") }
-        #expect(joined, "first:\n\(lines(harness.workerLog()))\nsecond:\n\(lines((try? String(contentsOf: secondLog, encoding: .utf8)) ?? ""))")
+        #expect(joined, "first:\n\(lines(harness.workerLog()))\nsecond:\n\(lines(readGrowingTextFile(secondLog)))")
         try await harness.produce(chunk(800, "two"))
         #expect(total(try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 1600 }) == 1600)
 
@@ -55,7 +55,7 @@ struct CooperativeRebalanceTests {
         #expect(Set(output.compactMap { $0.header("card-message-id")?.stringValue }) == expectedIDs)
 
         let firstLog = harness.workerLog()
-        let secondText = (try? String(contentsOf: secondLog, encoding: .utf8)) ?? ""
+        let secondText = readGrowingTextFile(secondLog)
         #expect(!firstLog.contains("assign failed") && !secondText.contains("assign failed"))
         // The group really ran the cooperative protocol (incremental assign/unassign), never eager.
         for text in [firstLog, secondText] {
@@ -77,7 +77,7 @@ struct CooperativeRebalanceTests {
             logFile: log)
         let status = await intake.waitAsync(timeout: .seconds(30))
         #expect(status != nil && status != 0, "exits at start")
-        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let text = readGrowingTextFile(log)
         #expect(text.contains("partition.assignment.strategy=cooperative-sticky refused"), "\(text.suffix(2000))")
         #expect(text.contains("card.submission and card.application-closed"))
     }

@@ -108,7 +108,7 @@ final class CountWorkerHarness: @unchecked Sendable {
         return reader.read(timeout: timeout, until: done).messages
     }
 
-    func workerLog() -> String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+    func workerLog() -> String { readGrowingTextFile(logFile) }
 
     deinit {
         worker?.signal(SIGKILL)

@@ -24,7 +24,7 @@ struct RuntimeBenchSmokeTests {
             logFile: log)
         let status = await bench.waitAsync(timeout: .seconds(240))
         if status == nil { bench.signal(SIGKILL) }
-        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        let output = readGrowingTextFile(log)
         #expect(status == 0, "bench exit status; its output:\n\(output)")
 
         let rows = output.split(separator: "\n").map { line in
