@@ -288,6 +288,33 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Commits offsets and waits at most `timeout` for the group coordinator's answer. Blocking;
+    /// callable inside a rebalance callback (the answer comes on a queue of its own, not the
+    /// consumer's, whose poll is the caller). A synchronous `rd_kafka_commit` has no timeout: with
+    /// the coordinator unreachable it waits until it is back.
+    /// - Throws: `KafkaError` (`.commit`) with the request's or the first partition's error, or
+    ///   `_TIMED_OUT` when no answer came within `timeout`.
+    public func commit(_ offsets: [TopicPartitionOffset], timeout: Duration) throws {
+        guard !offsets.isEmpty else { return }
+        let error: KafkaError? = client.withHandle { rk in
+            guard let queue = rd_kafka_queue_new(rk) else { return KafkaError(code: .commit, reason: "commit: no queue") }
+            defer { rd_kafka_queue_destroy(queue) }
+            let queued = RDKafkaTopicPartitionList.with(offsets) { rd_kafka_commit_queue(rk, $0, queue, nil, nil) }
+            if queued != RD_KAFKA_RESP_ERR_NO_ERROR { return KafkaError.rd(.commit, queued, "commit") }
+            guard let event = rd_kafka_queue_poll(queue, Int32(clamping: timeout.milliseconds)) else {
+                return KafkaError.rd(.commit, RD_KAFKA_RESP_ERR__TIMED_OUT, "commit: no answer within \(timeout)")
+            }
+            defer { rd_kafka_event_destroy(event) }
+            let err = rd_kafka_event_error(event)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { return KafkaError.rd(.commit, err, "commit") }
+            if let list = rd_kafka_event_topic_partition_list(event), let failed = RDKafkaTopicPartitionList.firstError(list) {
+                return KafkaError.rd(.commit, failed.error, "commit \(failed.partition)")
+            }
+            return nil
+        }
+        if let error { throw error }
+    }
+
     /// The group's committed offsets for `partitions`. Blocking.
     public func committed(_ partitions: [TopicPartitionOffset], timeout: Duration) throws -> [TopicPartitionOffset] {
         try client.withHandle { rk in

@@ -52,4 +52,34 @@ struct OutputFenceTests {
                 "each input applied once")
         #expect(harness.worker?.isRunning == true, "refusals are not fatal")
     }
+
+    @Test("a worker stopped while the group refuses its commits leaves its held outputs in its file; the next owner sends them, once")
+    func stopWhileRefusedLeavesOutputsToTheNextOwner() async throws {
+        let harness = try CountWorkerHarness(partitions: 4)
+        try harness.startWorker(batchSize: 50)
+        func total(_ counts: [String: Int]) -> Int { counts.values.reduce(0, +) }
+        try await harness.produce((0..<10).map { ("before-\($0)", "x") })
+        #expect(Set(Self.ids(try harness.read("test.output", timeout: .seconds(30)) { Set(Self.ids($0)).count >= 10 })).count == 10)
+
+        harness.cluster.refuseNextOffsetCommitsAsUnknownMember(count: 100_000)
+        try await harness.produce((0..<10).map { ("during-\($0)", "x") })
+        #expect(total(try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 20 }) == 20)
+        harness.worker?.signal(SIGTERM)
+        #expect(await harness.worker?.waitAsync(timeout: .seconds(60)) == 0, "a clean stop, not a crash")
+        let log = harness.workerLog()
+        #expect(log.contains("outputs not yet released are left"), "the stop says what it left: \(log.split(separator: "\n").filter { $0.contains("WorkerRuntime") }.suffix(12).joined(separator: "\n"))")
+        let held = try harness.read("test.output", timeout: .seconds(3)) { _ in false }
+        #expect(!Self.ids(held).contains { $0.contains("during") }, "nothing decided while refused left")
+
+        // The next owner (here on the same disk) gets the group's acceptance and sends what was held.
+        harness.cluster.clearInjectedErrors(apiKey: 8)
+        let next = try harness.startAnotherWorker(batchSize: 50, log: harness.directory.appendingPathComponent("next.log"))
+        defer { next.signal(SIGKILL) }
+        let after = try harness.read("test.output", timeout: .seconds(60)) { Set(Self.ids($0)).count >= 20 }
+        #expect(Set(Self.ids(after)) == Set((0..<10).flatMap { ["count/before-\($0)/1", "count/during-\($0)/1"] }))
+        var copies: [String: Set<[UInt8]>] = [:]
+        for message in after { if let id = message.header("card-message-id")?.stringValue { copies[id, default: []].insert(message.value ?? []) } }
+        #expect(copies.values.allSatisfy { $0.count == 1 }, "identical bytes under one id")
+        #expect(try harness.counts().values.allSatisfy { $0 == 1 }, "each input applied once")
+    }
 }

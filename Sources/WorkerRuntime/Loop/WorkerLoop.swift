@@ -537,14 +537,20 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
 
     func partitionsRevoked(_ partitions: [TopicPartitionOffset]) {
         if removedFromGroup { return partitionsLost(partitions) }
+        // A revoke is not proof of ownership: the embedded broker completes a rebalance without a
+        // member still in its revoke (and Kafka after `max.poll.interval.ms`), and a member whose
+        // coordinator is unreachable may already have been removed. The fence decides, once more.
+        if changelogTopic != nil, !vouched() {
+            logger.warning("revoke: the group did not accept a commit; outputs not yet released are left to the next owner")
+            return partitionsLost(partitions)
+        }
         // One deadline for all of them: with the brokers unreachable, 24 partitions × 30 s held
         // a shutdown for 12 minutes.
         let deadline = shutdownDeadline ?? ContinuousClock.now + configuration.drainTimeout
         for partition in Set(partitions.map(\.partition)).sorted() {
             guard let relay = relays.removeValue(forKey: partition) else { continue }
             nextRetryAt[partition] = nil
-            // A revoke this member finishes itself: the coordinator gives the partition to no one
-            // before it rejoins (or its rebalance timeout passes), so every output may go.
+            // The group accepted a commit just now: no one else can have been given the partition.
             relay.releaseAll()
             do {
                 if try !relay.drain(timeout: max(.zero, deadline - ContinuousClock.now)) {
@@ -589,6 +595,18 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             "partitions": "\(partitions)", "outbox.left_to_next_owner": "\(held)"])
     }
 
+    /// Whether the group accepts a commit of the stored offsets now (within 5 s): the fence for
+    /// releasing everything held, at a revoke or a shutdown. Nothing stored yet: nothing to fence.
+    private func vouched() -> Bool {
+        do {
+            try consumer.commit(positionList(), timeout: .seconds(5))
+            return true
+        } catch {
+            logger.warning("commit not accepted", metadata: [LogKey.error: "\(error)"])
+            return false
+        }
+    }
+
     /// Drops what the loop kept for partitions it no longer owns.
     private func forget(_ partitions: [TopicPartitionOffset]) {
         let gone = Set(partitions.map(\.partition))
@@ -614,13 +632,11 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         if changelogTopic != nil, !relays.isEmpty {
             // The fence for everything still held: a commit the group accepts now proves this
             // member still owns its partitions, so all of it may go before leaving.
-            do {
-                try consumer.commit(positionList(), async: false)
+            if vouched() {
                 for relay in relays.values { relay.releaseAll() }
-            } catch {
+            } else {
                 removedFromGroup = true
-                logger.warning("the group refused this member's commit: outputs not yet released are left to the partitions' next owners",
-                               metadata: [LogKey.error: "\(error)"])
+                logger.warning("the group did not accept this member's commit: outputs not yet released are left to the partitions' next owners")
             }
         }
         for relay in relays.values {
