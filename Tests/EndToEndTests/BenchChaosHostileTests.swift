@@ -57,7 +57,10 @@ struct BenchChaosHostileTests {
         let cpu = fleetPart?["cpuMsPerApplication"] as? [String: Double] ?? [:]
         #expect(Set(cpu.keys) == Set(FleetUnderTest.workerNames) && cpu.values.allSatisfy { $0 > 0 }, "CPU of every worker: \(cpu)")
         let relayCPU = relay?["cpuMsPerRecord"] as? [String: Double] ?? [:]
-        #expect(relayCPU.count == 4 && relayCPU.values.allSatisfy { $0 > 0 }, "CPU of every relay hop: \(relayCPU)")
+        // A Swift hop also relays 500 records in about one of /proc's 10 ms ticks, so one hop may read 0
+        // (as for the C hops below); the four together cannot.
+        #expect(Set(relayCPU.keys) == ["relay-0", "relay-1", "relay-2", "relay-3"] && relayCPU.values.allSatisfy { $0 >= 0 }
+                    && relayCPU.values.reduce(0, +) > 0, "CPU of every relay hop: \(relayCPU)")
         // The C-speed baseline ran in the same run, relayed every record, and the ratios were computed from it.
         let cRelay = json?["cRelay"] as? [String: Any]
         #expect((cRelay?["rate"] as? Double ?? 0) > 0 && cRelay?["problem"] == nil, "C relay: \(String(describing: cRelay))")
