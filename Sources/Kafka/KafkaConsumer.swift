@@ -305,12 +305,7 @@ public final class KafkaConsumer: Sendable {
                 return KafkaError.rd(.commit, RD_KAFKA_RESP_ERR__TIMED_OUT, "commit: no answer within \(timeout)")
             }
             defer { rd_kafka_event_destroy(event) }
-            let err = rd_kafka_event_error(event)
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR { return KafkaError.rd(.commit, err, "commit") }
-            if let list = rd_kafka_event_topic_partition_list(event), let failed = RDKafkaTopicPartitionList.firstError(list) {
-                return KafkaError.rd(.commit, failed.error, "commit \(failed.partition)")
-            }
-            return nil
+            return commitAnswer(rd_kafka_event_error(event), rd_kafka_event_topic_partition_list(event))
         }
         if let error { throw error }
     }
@@ -356,18 +351,19 @@ private final class CommitCompletion {
     init(_ body: @escaping @Sendable (KafkaError?) -> Void) { self.body = body }
 }
 
+/// A commit's answer as an error: the request's, else the first partition's; `nil` when all were accepted.
+private func commitAnswer(_ err: rd_kafka_resp_err_t, _ offsets: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> KafkaError? {
+    if err != RD_KAFKA_RESP_ERR_NO_ERROR { return KafkaError.rd(.commit, err, "commit") }
+    guard let offsets, let failed = RDKafkaTopicPartitionList.firstError(offsets) else { return nil }
+    return KafkaError.rd(.commit, failed.error, "commit \(failed.partition)")
+}
+
 /// `rd_kafka_commit_queue`'s callback, served by `rd_kafka_consumer_poll` on the consumer queue:
 /// reports the request's error or the first partition's, then makes that poll return.
 private let commitCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = { rk, err, offsets, opaque in
     guard let opaque else { return }
     let completion = Unmanaged<CommitCompletion>.fromOpaque(opaque).takeRetainedValue()
-    var error: KafkaError?
-    if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-        error = KafkaError.rd(.commit, err, "commit")
-    } else if let offsets, let failed = RDKafkaTopicPartitionList.firstError(offsets) {
-        error = KafkaError.rd(.commit, failed.error, "commit \(failed.partition)")
-    }
-    completion.body(error)
+    completion.body(commitAnswer(err, offsets))
     if let rk, let queue = rd_kafka_queue_get_consumer(rk) {
         rd_kafka_queue_yield(queue)
         rd_kafka_queue_destroy(queue)

@@ -12,22 +12,38 @@ struct OutputFenceTests {
         messages.compactMap { $0.header("card-message-id")?.stringValue }
     }
 
-    @Test("while the coordinator answers UNKNOWN_MEMBER_ID the worker decides but sends nothing; once it accepts a commit every output goes, once per id")
-    func refusedCommitsHoldOutputs() async throws {
+    private static func total(_ counts: [String: Int]) -> Int { counts.values.reduce(0, +) }
+
+    /// A count worker whose first ten outputs went out (each fenced by an accepted commit).
+    private static func workerWithTenSent() async throws -> (harness: CountWorkerHarness, sent: [ConsumedMessage]) {
         let harness = try CountWorkerHarness(partitions: 4)
         try harness.startWorker(batchSize: 50)
-        func total(_ counts: [String: Int]) -> Int { counts.values.reduce(0, +) }
-
-        // Before: outputs flow (each fenced by an accepted commit).
         try await harness.produce((0..<10).map { ("before-\($0)", "x") })
-        let before = try harness.read("test.output", timeout: .seconds(30)) { Set(Self.ids($0)).count >= 10 }
-        #expect(Set(Self.ids(before)).count == 10, "outputs flow while the group accepts commits")
+        let sent = try harness.read("test.output", timeout: .seconds(30)) { Set(ids($0)).count >= 10 }
+        #expect(Set(ids(sent)).count == 10, "outputs flow while the group accepts commits")
+        return (harness, sent)
+    }
 
-        // The coordinator now says: unknown member (what a member whose session expired hears).
+    /// Makes the coordinator answer UNKNOWN_MEMBER_ID and has the worker decide ten more inputs.
+    private static func decideTenWhileRefused(_ harness: CountWorkerHarness) async throws {
         harness.cluster.refuseNextOffsetCommitsAsUnknownMember(count: 100_000)
         try await harness.produce((0..<10).map { ("during-\($0)", "x") })
         let decided = try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 20 }
         #expect(total(decided) == 20, "the worker still reads and decides: \(decided)")
+    }
+
+    /// Every id's copies carry the same bytes.
+    private static func oneContentPerID(_ messages: [ConsumedMessage]) -> Bool {
+        var copies: [String: Set<[UInt8]>] = [:]
+        for message in messages { if let id = message.header("card-message-id")?.stringValue { copies[id, default: []].insert(message.value ?? []) } }
+        return copies.values.allSatisfy { $0.count == 1 }
+    }
+
+    @Test("while the coordinator answers UNKNOWN_MEMBER_ID the worker decides but sends nothing; once it accepts a commit every output goes, once per id")
+    func refusedCommitsHoldOutputs() async throws {
+        // Before: outputs flow. Then the coordinator says: unknown member (what a member whose session expired hears).
+        let (harness, before) = try await Self.workerWithTenSent()
+        try await Self.decideTenWhileRefused(harness)
         // librdkafka takes the refusal as the end of this member (KIP-429 "partitions lost"); it
         // rejoins, gets its partitions back with its files current, and its fence is refused again.
         let refusedAfterRejoin = await waitFor(timeout: .seconds(30)) {
@@ -45,9 +61,7 @@ struct OutputFenceTests {
         let after = try harness.read("test.output", timeout: .seconds(60)) { Set(Self.ids($0)).count >= 20 }
         let expected = Set((0..<10).flatMap { ["count/before-\($0)/1", "count/during-\($0)/1"] })
         #expect(Set(Self.ids(after)) == expected)
-        var copies: [String: Set<[UInt8]>] = [:]
-        for message in after { if let id = message.header("card-message-id")?.stringValue { copies[id, default: []].insert(message.value ?? []) } }
-        #expect(copies.values.allSatisfy { $0.count == 1 }, "a re-sent output is byte-identical")
+        #expect(Self.oneContentPerID(after), "a re-sent output is byte-identical")
         #expect(try harness.counts() == Dictionary(uniqueKeysWithValues: expected.map { (String($0.split(separator: "/")[1]), 1) }),
                 "each input applied once")
         #expect(harness.worker?.isRunning == true, "refusals are not fatal")
@@ -55,15 +69,8 @@ struct OutputFenceTests {
 
     @Test("a worker stopped while the group refuses its commits leaves its held outputs in its file; the next owner sends them, once")
     func stopWhileRefusedLeavesOutputsToTheNextOwner() async throws {
-        let harness = try CountWorkerHarness(partitions: 4)
-        try harness.startWorker(batchSize: 50)
-        func total(_ counts: [String: Int]) -> Int { counts.values.reduce(0, +) }
-        try await harness.produce((0..<10).map { ("before-\($0)", "x") })
-        #expect(Set(Self.ids(try harness.read("test.output", timeout: .seconds(30)) { Set(Self.ids($0)).count >= 10 })).count == 10)
-
-        harness.cluster.refuseNextOffsetCommitsAsUnknownMember(count: 100_000)
-        try await harness.produce((0..<10).map { ("during-\($0)", "x") })
-        #expect(total(try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 20 }) == 20)
+        let (harness, _) = try await Self.workerWithTenSent()
+        try await Self.decideTenWhileRefused(harness)
         harness.worker?.signal(SIGTERM)
         #expect(await harness.worker?.waitAsync(timeout: .seconds(60)) == 0, "a clean stop, not a crash")
         let log = harness.workerLog()
@@ -77,9 +84,7 @@ struct OutputFenceTests {
         defer { next.signal(SIGKILL) }
         let after = try harness.read("test.output", timeout: .seconds(60)) { Set(Self.ids($0)).count >= 20 }
         #expect(Set(Self.ids(after)) == Set((0..<10).flatMap { ["count/before-\($0)/1", "count/during-\($0)/1"] }))
-        var copies: [String: Set<[UInt8]>] = [:]
-        for message in after { if let id = message.header("card-message-id")?.stringValue { copies[id, default: []].insert(message.value ?? []) } }
-        #expect(copies.values.allSatisfy { $0.count == 1 }, "identical bytes under one id")
+        #expect(Self.oneContentPerID(after), "identical bytes under one id")
         #expect(try harness.counts().values.allSatisfy { $0 == 1 }, "each input applied once")
     }
 }

@@ -105,13 +105,15 @@ final class OutputFence {
     /// - Parameter offsets: the stored offsets of the assigned partitions (any accepted commit
     ///   fences; these also keep lag tools current). Empty: nothing was ever consumed here, so no
     ///   output can be a decision another member would make again: released without a commit.
-    func startIfNeeded(relays: [Int32: OutboxRelay], offsets: [TopicPartitionOffset], consumer: KafkaConsumer) {
+    ///   Built only when a commit is made (this runs every loop iteration).
+    func startIfNeeded(relays: [Int32: OutboxRelay], offsets: () -> [TopicPartitionOffset], consumer: KafkaConsumer) {
         guard inFlight == nil, retryAt.map({ .now >= $0 }) ?? true else { return }
         var covered: [Int32: (relay: OutboxRelay, through: Int64)] = [:]
         for (partition, relay) in relays {
             if let through = relay.fenceCandidate { covered[partition] = (relay, through) }
         }
         guard !covered.isEmpty else { return }
+        let offsets = offsets()
         guard !offsets.isEmpty else {
             for entry in covered.values { entry.relay.fenced(through: entry.through) }
             return

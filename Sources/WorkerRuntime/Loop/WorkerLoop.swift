@@ -90,7 +90,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             reportStagesIfDue()
             if changelogTopic != nil { fence.settle(relays: relays) }
             try relayAndCleanUp()
-            if changelogTopic != nil { fence.startIfNeeded(relays: relays, offsets: positionList(), consumer: consumer) }
+            if changelogTopic != nil { fence.startIfNeeded(relays: relays, offsets: positionList, consumer: consumer) }
             commitIfDue(force: false)
         }
         try shutDown()
@@ -540,7 +540,10 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         // A revoke is not proof of ownership: the embedded broker completes a rebalance without a
         // member still in its revoke (and Kafka after `max.poll.interval.ms`), and a member whose
         // coordinator is unreachable may already have been removed. The fence decides, once more.
-        if changelogTopic != nil, !vouched() {
+        // Only where a relay still holds outputs: after a shutdown drained them, close()'s revoke
+        // needs no second commit.
+        let held = partitions.contains { relays[$0.partition] != nil }
+        if changelogTopic != nil, held, !vouched() {
             logger.warning("revoke: the group did not accept a commit; outputs not yet released are left to the next owner")
             return partitionsLost(partitions)
         }
@@ -642,6 +645,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         for relay in relays.values {
             drained = try relay.drain(timeout: max(.zero, deadline - ContinuousClock.now), releasedOnly: removedFromGroup) && drained
         }
+        relays.removeAll()
         commitIfDue(force: true)
         consumer.close()
         try? producer.flush(timeout: .seconds(5))

@@ -321,8 +321,7 @@ final class OutboxRelay {
                 didDeleteDelivered()
                 continue
             }
-            if releasedOnly, inFlight == 0, resend.isEmpty, changelogInFlight.isEmpty, changelogPending.isEmpty,
-               try store.outboxRows(after: lastEnqueued, through: releasableThrough, limit: 1).isEmpty {
+            if releasedOnly, isIdle, try store.outboxRows(after: lastEnqueued, through: releasableThrough, limit: 1).isEmpty {
                 return true
             }
             if isIdle, try store.outboxDepth() == 0 { return true }
