@@ -336,6 +336,17 @@ public final class KafkaConsumer: Sendable {
         try client.withHandle { try RDKafkaWatermarks.query($0, topic: topic, partition: partition, timeout: timeout) }
     }
 
+    /// Low and high watermarks of an assigned partition as the last fetch response reported them
+    /// (`rd_kafka_get_watermark_offsets`: no request, so cheap enough for a gauge); `nil` before the
+    /// first fetch answered. The high watermark lags the broker's by at most one fetch.
+    public func cachedWatermarks(topic: String, partition: Int32) -> (low: Int64, high: Int64)? {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        let err = client.withHandle { rd_kafka_get_watermark_offsets($0, topic, partition, &low, &high) }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
+        return (max(low, 0), high)
+    }
+
     /// Leaves the group (revoking through the listener) and closes. Blocking.
     public func close() {
         let err = client.withHandle { rd_kafka_consumer_close($0) }

@@ -17,6 +17,8 @@ final class CountWorkerHarness: @unchecked Sendable {
         // The state changelog topic of the worker named "count": its partitions' state is logged (issue 13).
         for topic in ["test.input", "test.output", "card.count-changelog"] { try cluster.createTopic(TopicSpec(name: topic, partitions: partitions)) }
         try cluster.createTopic(TopicSpec(name: "card.dlq", partitions: 2))
+        // Instances say which partitions they hold here, for standby placement (docs/state-changelog.md, "Standbys").
+        try cluster.createTopic(TopicSpec(name: "card.worker-membership", partitions: 1))
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("count-worker-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers)),
@@ -31,15 +33,16 @@ final class CountWorkerHarness: @unchecked Sendable {
         worker = try launch(batchSize: batchSize, extraArguments: extraArguments, logFile: logFile)
     }
 
-    /// Another instance of the same worker (same group, same state volume), logging to `log`.
-    func startAnotherWorker(batchSize: Int = 500, extraArguments: [String] = [], log: URL) throws -> ChildProcess {
-        try launch(batchSize: batchSize, extraArguments: extraArguments, logFile: log)
+    /// Another instance of the same worker (same group), logging to `log`: on the same state volume,
+    /// or on its own (`stateDirectory`), as another host would be.
+    func startAnotherWorker(batchSize: Int = 500, extraArguments: [String] = [], log: URL, stateDirectory: URL? = nil) throws -> ChildProcess {
+        try launch(batchSize: batchSize, extraArguments: extraArguments, logFile: log, stateDirectory: stateDirectory)
     }
 
-    private func launch(batchSize: Int, extraArguments: [String], logFile: URL) throws -> ChildProcess {
+    private func launch(batchSize: Int, extraArguments: [String], logFile: URL, stateDirectory: URL? = nil) throws -> ChildProcess {
         try ChildProcess(
             name: "count-worker", executable: BuildProducts.executable("count-worker"),
-            arguments: ["--brokers", cluster.bootstrapServers, "--state-dir", stateDirectory.path, "--batch-size", "\(batchSize)",
+            arguments: ["--brokers", cluster.bootstrapServers, "--state-dir", (stateDirectory ?? self.stateDirectory).path, "--batch-size", "\(batchSize)",
                         "--kafka-property", "session.timeout.ms=3000", "--kafka-property", "heartbeat.interval.ms=300"] + extraArguments,
             logFile: logFile)
     }
@@ -51,10 +54,10 @@ final class CountWorkerHarness: @unchecked Sendable {
         if let error = errors.compactMap({ $0 }).first { throw error }
     }
 
-    /// The worker's state, summed over its partition files.
-    func counts() throws -> [String: Int] {
+    /// The worker's state, summed over its partition files (in `directory`, default the first instance's).
+    func counts(in directory: URL? = nil) throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for file in try partitionFiles() {
+        for file in try partitionFiles(in: directory ?? stateDirectory) {
             let db = try DatabaseQueue(path: file.path, configuration: { var c = Configuration(); c.readonly = true; return c }())
             let rows = try db.read { db -> [Row] in
                 guard try db.tableExists("counts") else { return [] }
@@ -83,18 +86,19 @@ final class CountWorkerHarness: @unchecked Sendable {
         return offsets
     }
 
-    private func partitionFiles() throws -> [URL] {
-        guard FileManager.default.fileExists(atPath: stateDirectory.path) else { return [] }
-        return try FileManager.default.contentsOfDirectory(at: stateDirectory, includingPropertiesForKeys: nil)
+    private func partitionFiles(in directory: URL? = nil) throws -> [URL] {
+        let directory = directory ?? stateDirectory
+        guard FileManager.default.fileExists(atPath: directory.path) else { return [] }
+        return try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
             .filter { $0.lastPathComponent.hasPrefix("partition-") && $0.pathExtension == "sqlite" }
     }
 
-    /// Polls the worker's state until `done` or `timeout`.
-    func waitForState(timeout: Duration, _ done: ([String: Int]) -> Bool) async throws -> [String: Int] {
+    /// Polls the worker's state (in `directory`, default the first instance's) until `done` or `timeout`.
+    func waitForState(in directory: URL? = nil, timeout: Duration, _ done: ([String: Int]) -> Bool) async throws -> [String: Int] {
         let deadline = ContinuousClock.now + timeout
         var last: [String: Int] = [:]
         while ContinuousClock.now < deadline {
-            last = (try? counts()) ?? last
+            last = (try? counts(in: directory)) ?? last
             if done(last) { return last }
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -57,6 +57,10 @@ public struct WorkerConfiguration: Sendable {
     /// (docs/state-changelog.md). Default `nil`: the environment's `CARD_STATE_CHANGELOG`
     /// (`auto`, `on`, `off`), `auto` when unset.
     public var stateChangelog: StateChangelogMode?
+    /// Standby copies per partition kept by other instances of this worker type (Kafka Streams'
+    /// `num.standby.replicas`; docs/state-changelog.md, "Standbys"). Default `nil`: the environment's
+    /// `CARD_STANDBY_REPLICAS`, 1 when unset. Needs the changelog and the membership topic.
+    public var standbyReplicas: Int?
     /// The clock the handler sees; tests drive it. Default: the system clock.
     public var clock: @Sendable () -> Date = { Date() }
     /// Producer tuning (compression, linger); its `client` is replaced by `kafka`.

@@ -39,6 +39,10 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private let fence: OutputFence
     /// The next offset to read per assigned input partition, as SQLite stores it: what a fence commit sends.
     private var inputOffsets: [TopicPartitionOffset: Int64] = [:]
+    /// Standby copies of partitions other instances own (nil: off; resolved in `run`).
+    private var standby: StandbyReplicas?
+    /// This instance's id and its state directory's locks, held for the life of the loop.
+    private var instanceIdentity: InstanceIdentity?
     /// Set when the group refused this member's commit at shutdown: revokes that follow are
     /// treated as lost (nothing more is released for those partitions).
     private var removedFromGroup = false
@@ -92,6 +96,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             try relayAndCleanUp()
             if changelogTopic != nil { fence.startIfNeeded(relays: relays, offsets: positionList, consumer: consumer) }
             commitIfDue(force: false)
+            standby?.pump(active: Set(relays.keys))
         }
         try shutDown()
     }
@@ -106,6 +111,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         var due = min(lastTick + configuration.tickInterval, lastStageReport + configuration.stageReportInterval)
         if !uncommitted.isEmpty { due = min(due, lastCommit + configuration.kafkaCommitInterval) }
         if !fence.isWaiting, let retry = fence.retryAt { due = min(due, retry) }
+        if let standby { due = min(due, standby.nextDue) }
         for relay in relays.values {
             if let since = relay.deletionsPendingSince { due = min(due, since + OutboxRelay.idleDeletionDelay) }
         }
@@ -141,10 +147,37 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         changelogTopic = try StateChangelog.resolve(mode: mode, worker: configuration.name, inputTopics: handler.inputTopics, counts: counts)
         if let changelogTopic {
             logger.info("state changelog on", metadata: [LogKey.topic: "\(changelogTopic)"])
+            try resolveStandbys(changelogTopic: changelogTopic, counts: counts)
         } else {
             logger.notice("state changelog off: its topic does not exist (apply Topics/ to turn it on)",
                           metadata: [LogKey.topic: "\(StateChangelog.topic(worker: configuration.name))"])
         }
+    }
+
+    /// Starts standby copies (docs/state-changelog.md, "Standbys") when `CARD_STANDBY_REPLICAS` (or
+    /// the configuration) asks for any, the membership topic exists and this process alone uses its
+    /// state directory.
+    /// - Throws: ``StateChangelogError`` for a bad `CARD_STANDBY_REPLICAS`; file errors when the
+    ///   instance id cannot be written; `KafkaError` when the membership topic cannot be read.
+    private func resolveStandbys(changelogTopic: String, counts: [String: Int32]) throws {
+        // Taken whether or not this instance keeps copies: its lock tells another instance on the
+        // same directory that it may not keep any there.
+        let identity = try InstanceIdentity.load(directory: configuration.stateDirectory, logger: logger)
+        instanceIdentity = identity
+        let replicas = try configuration.standbyReplicas ?? StandbyReplicaSetting.fromEnvironment()
+        guard replicas > 0 else {
+            logger.notice("standby copies off (\(StandbyReplicaSetting.environmentVariable)=0): a partition that moves here is restored")
+            return
+        }
+        guard counts[Membership.topic] != nil else {
+            logger.notice("standby copies off: the membership topic does not exist (apply Topics/ to turn them on)",
+                          metadata: [LogKey.topic: "\(Membership.topic)"])
+            return
+        }
+        guard identity.ownsDirectory else { return }
+        standby = try StandbyReplicas(worker: configuration.name, identity: identity, replicas: replicas, changelogTopic: changelogTopic,
+                                      partitionCount: counts[changelogTopic] ?? 0, handler: handler, configuration: configuration,
+                                      producer: producer, logger: logger)
     }
 
     // MARK: - Batches
@@ -433,6 +466,9 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
         var positions: [TopicPartitionOffset] = []
         fence.abandon()
+        standby?.assignmentChanged()
+        // A standby copy of a partition this instance now owns is its file: closed here, opened below as the owner's.
+        standby?.release(Set(partitions.map(\.partition)))
         do {
             // The changelog's last record of every partition to open, read together.
             let opening = Set(partitions.map(\.partition)).filter { relays[$0] == nil }.sorted()
@@ -479,63 +515,24 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             try PartitionStore(directory: self.configuration.stateDirectory, partition: partition, handler: self.handler,
                                cacheKiB: self.configuration.partitionCacheKiB)
         }
-        var store = try open()
+        let store = try open()
         guard let changelogTopic else { return store }
-        guard let reader, let read = tail else { throw StateChangelogError("partition \(partition): its changelog tail was not read") }
-        let history = try store.history()
-        let local = history.checkpoint
-        let (low, high, newestInTail) = (read.low, read.high, read.newest)
-        var seenEpoch = newestInTail?.epoch ?? 0
+        guard let reader, let tail else { throw StateChangelogError("partition \(partition): its changelog tail was not read") }
         let policy = try SnapshotPolicy.fromEnvironment()
+        let catchUp = ChangelogCatchUp(reader: reader, directory: configuration.stateDirectory, partition: partition, handler: handler,
+                                       logger: logger, role: "active", remaining: metrics.restoreRemaining(partition: partition),
+                                       willRead: { self.health.restoring(partition, true) })
+        defer { health.restoring(partition, false) }
+        let result = try catchUp.run(store: store, tail: tail, open: open)
         // Nothing known about the last snapshot of a non-empty changelog: take one soon (in the background).
-        var snapshots = high > low ? SnapshotSchedule.due(policy) : SnapshotSchedule(policy: policy)
-        let metadata: Logger.Metadata = [LogKey.partition: "\(partition)", LogKey.topic: "\(changelogTopic)"]
-        if ChangelogChain.useLocal(history, newest: newestInTail) {
-            logger.info("partition state current: local file used as is", metadata: metadata.merging([
-                "state.version": "\(local.version)", "changelog.version": "\(newestInTail?.version ?? 0)"]) { a, _ in a })
-        } else {
-            health.restoring(partition, true)
-            defer { health.restoring(partition, false) }
-            let started = ContinuousClock.now
-            let gauge = metrics.restoreRemaining(partition: partition)
-            gauge.record(high - low)
-            logger.notice("restoring partition state from the changelog", metadata: metadata.merging([
-                "state.version": "\(local.version)", "changelog.version": "\(newestInTail?.version ?? 0)", "changelog.records": "\(high - low)"]) { a, _ in a })
-            let contents = try reader.contents(partition: partition, low: low, high: high) { read in
-                gauge.record(high - low - read)
-                self.logger.info("restore: reading the changelog", metadata: metadata.merging([
-                    "restore.read": "\(read)", "restore.total": "\(high - low)"]) { a, _ in a })
-            }
-            seenEpoch = max(contents.entries.map(\.epoch).max() ?? seenEpoch, contents.snapshots.map(\.state.epoch).max() ?? 0)
-            let plan = try ChangelogChain.plan(contents.entries, snapshots: contents.snapshots)
-            let newest = plan.head
-            if ChangelogChain.useLocal(history, newest: newest) {
-                logger.info("partition state current after reading the whole changelog: local file used as is", metadata: metadata)
-            } else {
-                try store.database.close()
-                let bytes = plan.chain.reduce(0) { $0 + $1.changeset.count }
-                let conflicts = try ChangelogRestore.restore(plan, directory: configuration.stateDirectory, partition: partition,
-                                                             handler: handler) { applied, total in
-                    self.logger.info("restore: applying", metadata: metadata.merging([
-                        "restore.applied": "\(applied)", "restore.total": "\(total)"]) { a, _ in a })
-                }
-                store = try open()
-                if plan.base != nil { snapshots = SnapshotSchedule(policy: policy, changesetBytes: bytes) }
-                let seconds = (ContinuousClock.now - started).seconds
-                logger.notice("partition state restored from the changelog", metadata: metadata.merging([
-                    "state.version": "\(newest?.version ?? 0)", "restore.snapshot.version": "\(plan.base?.state.version ?? 0)",
-                    "restore.snapshot.bytes": "\(plan.base?.image.count ?? 0)", "restore.records": "\(plan.chain.count)",
-                    "restore.bytes": "\(bytes)", "restore.skipped": "\(contents.entries.count - plan.chain.count)",
-                    "restore.snapshots.rejected": "\(contents.rejectedSnapshots)", "restore.conflicts": "\(conflicts)",
-                    "restore.seconds": "\(String(format: "%.3f", seconds))"]) { a, _ in a })
-            }
-            gauge.record(0)
-        }
-        try store.enableChangelog(topic: changelogTopic, seenEpoch: seenEpoch, snapshots: snapshots)
-        return store
+        var snapshots = tail.high > tail.low ? SnapshotSchedule.due(policy) : SnapshotSchedule(policy: policy)
+        if let bytes = result.restoredAfterSnapshotBytes { snapshots = SnapshotSchedule(policy: policy, changesetBytes: bytes) }
+        try result.store.enableChangelog(topic: changelogTopic, seenEpoch: result.seenEpoch, snapshots: snapshots)
+        return result.store
     }
 
     func partitionsRevoked(_ partitions: [TopicPartitionOffset]) {
+        standby?.assignmentChanged()
         if removedFromGroup { return partitionsLost(partitions) }
         // A revoke is not proof of ownership: the embedded broker completes a rebalance without a
         // member still in its revoke (and Kafka after `max.poll.interval.ms`), and a member whose
@@ -579,6 +576,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     /// no one else owns the partitions yet; the fence commits often, so this path also serves
     /// ordinary rebalances, and must leave no copy behind there either.
     func partitionsLost(_ partitions: [TopicPartitionOffset]) {
+        standby?.assignmentChanged()
         let deadline = shutdownDeadline ?? ContinuousClock.now + configuration.drainTimeout
         var held = 0
         for partition in Set(partitions.map(\.partition)).sorted() {
@@ -648,6 +646,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         relays.removeAll()
         commitIfDue(force: true)
         consumer.close()
+        standby?.close()
         try? producer.flush(timeout: .seconds(5))
         logger.info("worker stopped", metadata: ["outbox.drained": "\(drained)"])
     }

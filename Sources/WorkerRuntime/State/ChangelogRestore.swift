@@ -217,7 +217,7 @@ struct ChangelogReader {
         defer { consumer.close() }
         var entries: [ChangelogEntry] = []
         var snapshots = SnapshotAssembler()
-        var partial: [[Int64]: (parts: [[UInt8]], count: Int)] = [:]
+        var records = ChangelogRecordAssembler()
         var lastReport = ContinuousClock.now
         var read: Int64 = 0
         try self.read(consumer, partition: partition, from: low, to: high) { message in
@@ -227,33 +227,11 @@ struct ChangelogReader {
                 progress(read)
             }
             if snapshots.take(message) { return }
-            guard let stamp = Self.stamp(message),
-                  let predecessor = message.header(StateChangelog.predecessorHeader)?.stringValue.flatMap({ Int64($0) }) else {
+            switch records.take(message) {
+            case .record(let entry): entries.append(entry)
+            case .part: break
+            case .unstamped:
                 logger.warning("changelog record without its state headers skipped", metadata: [LogKey.offset: "\(message.offset)"])
-                return
-            }
-            let value = message.value ?? []
-            let key = [stamp.version, stamp.epoch]
-            var (index, count) = (1, 1)
-            if let part = message.header(StateChangelog.partHeader)?.stringValue {
-                let numbers = part.split(separator: "/").compactMap { Int($0) }
-                guard numbers.count == 2 else { return }
-                (index, count) = (numbers[0], numbers[1])
-            }
-            // Parts of one record arrive in order from one producer; a first part starts it afresh (a resend).
-            if index == 1 { partial[key] = ([], count) }
-            guard var assembly = partial[key], assembly.count == count, assembly.parts.count == index - 1 else {
-                partial[key] = nil
-                return
-            }
-            assembly.parts.append(value)
-            if assembly.parts.count == count {
-                partial[key] = nil
-                entries.append(ChangelogEntry(version: stamp.version, predecessor: predecessor, epoch: stamp.epoch,
-                                              offset: message.offset, changeset: assembly.parts.flatMap { $0 },
-                                              predecessorEpoch: message.header(StateChangelog.predecessorEpochHeader)?.stringValue.flatMap { Int64($0) }))
-            } else {
-                partial[key] = assembly
             }
         }
         progress(read)
@@ -265,7 +243,7 @@ struct ChangelogReader {
         return Contents(entries: entries, snapshots: snapshots.complete, rejectedSnapshots: snapshots.rejected.count)
     }
 
-    private static func stamp(_ message: ConsumedMessage) -> StatePoint? {
+    static func stamp(_ message: ConsumedMessage) -> StatePoint? {
         guard let version = message.header(StateChangelog.versionHeader)?.stringValue.flatMap({ Int64($0) }),
               let epoch = message.header(StateChangelog.epochHeader)?.stringValue.flatMap({ Int64($0) }) else { return nil }
         return StatePoint(version: version, epoch: epoch)
@@ -292,8 +270,92 @@ struct ChangelogReader {
     }
 }
 
+/// Joins a changelog partition's messages, in offset order, into whole records: a changeset larger
+/// than one message is sent in parts (``StateChangelog/partHeader``), each with the record's stamp.
+struct ChangelogRecordAssembler {
+    private var partial: [[Int64]: (parts: [[UInt8]], count: Int)] = [:]
+
+    enum Taken {
+        /// The message completed a record.
+        case record(ChangelogEntry)
+        /// A part of a record not yet complete (or a malformed part, dropped with its record).
+        case part
+        /// No state headers: not a changeset record (a snapshot's chunk or end marker, or foreign).
+        case unstamped
+    }
+
+    mutating func take(_ message: ConsumedMessage) -> Taken {
+        guard let stamp = ChangelogReader.stamp(message),
+              let predecessor = message.header(StateChangelog.predecessorHeader)?.stringValue.flatMap({ Int64($0) }) else {
+            return .unstamped
+        }
+        let value = message.value ?? []
+        let key = [stamp.version, stamp.epoch]
+        var (index, count) = (1, 1)
+        if let part = message.header(StateChangelog.partHeader)?.stringValue {
+            let numbers = part.split(separator: "/").compactMap { Int($0) }
+            guard numbers.count == 2 else { return .part }
+            (index, count) = (numbers[0], numbers[1])
+        }
+        // Parts of one record arrive in order from one producer; a first part starts it afresh (a resend).
+        if index == 1 { partial[key] = ([], count) }
+        guard var assembly = partial[key], assembly.count == count, assembly.parts.count == index - 1 else {
+            partial[key] = nil
+            return .part
+        }
+        assembly.parts.append(value)
+        guard assembly.parts.count == count else {
+            partial[key] = assembly
+            return .part
+        }
+        partial[key] = nil
+        return .record(ChangelogEntry(version: stamp.version, predecessor: predecessor, epoch: stamp.epoch,
+                                      offset: message.offset, changeset: assembly.parts.flatMap { $0 },
+                                      predecessorEpoch: message.header(StateChangelog.predecessorEpochHeader)?.stringValue.flatMap { Int64($0) }))
+    }
+}
+
 /// Rebuilds a partition file from its changelog (docs/state-changelog.md, "Restore").
 enum ChangelogRestore {
+    /// The records of `plan` after the state `history`'s file stands at, when that state is on the
+    /// plan (the base snapshot's or one of the chain's): then the file holds exactly that state of
+    /// the chain (a state version and writer epoch name one content: one owner writes a version
+    /// once), and applying the rest reaches the plan's head. `nil` when the file is elsewhere (ahead
+    /// with records of its own, on a zombie's branch, never stamped): it needs a full restore.
+    static func tail(of plan: ChangelogChain.Plan, after history: LocalHistory) -> ArraySlice<ChangelogEntry>? {
+        let state = history.checkpoint
+        // Version 0 is an empty file only if it was never written with the changelog off.
+        guard state.version > 0 else { return nil }
+        if plan.base?.state == state { return plan.chain[...] }
+        guard let index = plan.chain.firstIndex(where: { StatePoint(version: $0.version, epoch: $0.epoch) == state }) else { return nil }
+        return plan.chain[(index + 1)...]
+    }
+
+    /// Applies `records` (a ``tail(of:after:)``) to the open file, in slices of 500 per transaction,
+    /// each moving the anchor to the state it reaches, so kill -9 at any instant leaves the file at a
+    /// state of the chain that it knows is in the changelog. The send queue is emptied: its records
+    /// lead to states the changelog holds already. Conflict policy `.replace`, as a restore.
+    /// - Returns: conflicts met (none on a consistent chain).
+    static func applyTail(_ records: ArraySlice<ChangelogEntry>, to database: DatabasePool, progress: (Int) -> Void = { _ in }) throws -> Int {
+        var conflicts = 0
+        var applied = 0
+        var lastReport = ContinuousClock.now
+        try database.write { try $0.execute(sql: "DELETE FROM runtime_changelog_out_unlogged") }
+        for start in stride(from: records.startIndex, to: records.endIndex, by: 500) {
+            let slice = records[start..<min(start + 500, records.endIndex)]
+            try database.write { db in
+                for entry in slice { conflicts += try Changeset(bytes: entry.changeset).apply(to: db, policy: .replace) }
+                if let last = slice.last { try PartitionStore.setAnchor(db, StatePoint(version: last.version, epoch: last.epoch)) }
+            }
+            applied += slice.count
+            if ContinuousClock.now - lastReport >= .seconds(5) {
+                lastReport = ContinuousClock.now
+                progress(applied)
+            }
+        }
+        return conflicts
+    }
+
     /// Applies `chain` to a fresh `partition-NNN.sqlite.restoring`, then renames it over the
     /// partition file. kill -9 at any instant leaves the old file or the new one whole; a leftover
     /// `.restoring` is deleted by the next restore.
