@@ -278,9 +278,9 @@ final class FleetUnderTest: @unchecked Sendable {
     }
 
     /// How many lines of the worker logs (every instance that ever ran) contain `needle`.
-    func logLineCount(containing needle: String) -> Int {
+    func logLineCount(containing needle: String, and also: String? = nil) -> Int {
         slots.withLock { s in s.keys.sorted() }.reduce(0) { total, name in
-            total + logText(name).split(separator: "\n").filter { $0.contains(needle) }.count
+            total + logText(name).split(separator: "\n").filter { $0.contains(needle) && (also.map($0.contains) ?? true) }.count
         }
     }
 

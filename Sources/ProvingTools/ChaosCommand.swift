@@ -433,8 +433,15 @@ package struct ChaosCommand: AsyncParsableCommand {
             Terminal.say("worker events: \(total) (\(tally)); instances that ran: \(ran); live at the end: \(instanceLine())")
         }
         if instances > 1 {
-            Terminal.say("state moves: \(fleet.logLineCount(containing: "partition state restored from the changelog")) partition restore(s) from the changelog, "
-                         + "\(fleet.logLineCount(containing: "local file used as is")) local file(s) used as is (worker logs)")
+            // Owners' openings (state.role=active) and standby copies (state.role=standby) counted apart.
+            func count(_ line: String, _ role: String) -> Int { fleet.logLineCount(containing: line, and: "state.role=\(role)") }
+            Terminal.say("state moves: \(count("partition state restored from the changelog", "active")) partition restore(s) from the changelog, "
+                         + "\(count("caught up from the changelog in place", "active")) caught up in place, "
+                         + "\(count("local file used as is", "active")) local file(s) used as is, "
+                         + "\(fleet.logLineCount(containing: "standby copy handed over to the active owner")) from standby copies (worker logs)")
+            Terminal.say("standby copies: \(count("partition state restored from the changelog", "standby")) restored, "
+                         + "\(count("caught up from the changelog in place", "standby")) caught up in place, "
+                         + "\(count("local file used as is", "standby")) current when placed")
         }
         if retentionPeriod > 0 {
             Terminal.say("input retention: \(retention.passes) pass(es), \(retention.skipped) skipped; \(retention.partitionsEmptied) input partition logs emptied of \(retention.recordsDropped) older records; \(retention.partitionsKept) kept (nothing applied there to pad with)")

@@ -124,7 +124,10 @@ final class StandbyReplicas {
     /// When the loop should next call ``pump(active:)`` at the latest: records may be waiting.
     var nextDue: ContinuousClock.Instant {
         if !waiting.isEmpty || copies.values.contains(where: \.stale) { return .now }
-        return min(lastHeartbeat + Membership.heartbeatInterval, .now + .milliseconds(500))
+        // With copies, records may come at any time: a pass at least every 500 ms (the fetch wait)
+        // bounds their lag; without, only the heartbeat is due.
+        let heartbeat = lastHeartbeat + Membership.heartbeatInterval
+        return copies.isEmpty ? heartbeat : min(heartbeat, .now + .milliseconds(500))
     }
 
     /// Reads what the membership topic and the copies' changelog partitions have, applies it,
