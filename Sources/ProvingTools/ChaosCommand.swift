@@ -442,6 +442,11 @@ package struct ChaosCommand: AsyncParsableCommand {
             Terminal.say("standby copies: \(count("partition state restored from the changelog", "standby")) restored, "
                          + "\(count("caught up from the changelog in place", "standby")) caught up in place, "
                          + "\(count("local file used as is", "standby")) current when placed")
+            do {
+                Terminal.say(try StandbyLagReport.read(bootstrapServers: fleet.servers).line)
+            } catch {
+                Terminal.say("standby lag: the membership topic could not be read (\(error))")
+            }
         }
         if retentionPeriod > 0 {
             Terminal.say("input retention: \(retention.passes) pass(es), \(retention.skipped) skipped; \(retention.partitionsEmptied) input partition logs emptied of \(retention.recordsDropped) older records; \(retention.partitionsKept) kept (nothing applied there to pad with)")

@@ -29,11 +29,15 @@ public enum Membership {
         public var standbyLag: [String: Int64]
         /// ``Membership/heartbeatInterval`` in ms, so a reader knows when to expect the next.
         public var intervalMs: Int
+        /// Longest time, in ms, between a changelog record's Kafka timestamp and its apply to a copy,
+        /// over the records applied since the previous record (0: none applied; absent before it existed).
+        public var standbyDelayMs: Int64?
 
         enum CodingKeys: String, CodingKey {
             case worker, instance, active, standby
             case standbyLag = "standby_lag"
             case intervalMs = "interval_ms"
+            case standbyDelayMs = "standby_delay_ms"
         }
     }
 

@@ -90,6 +90,8 @@ final class StandbyReplicas {
     private let copiesGauge: Gauge
     private let catchUps: Counter
     private let applyDelay: Timer
+    /// Longest apply delay (ms) since the last membership record: the record's `standby_delay_ms`.
+    private var longestDelayMs: Int64 = 0
 
     /// - Throws: `KafkaError` when the membership topic's end cannot be read or the consumer made.
     init(worker: String, identity: InstanceIdentity, replicas: Int, changelogTopic: String, partitionCount: Int32,
@@ -255,7 +257,9 @@ final class StandbyReplicas {
             Gauge(label: "card_worker_standby_lag_records", dimensions: [("worker", worker), ("partition", "\(partition)")]).record(behind)
         }
         let record = Membership.Record(worker: worker, instance: identity.id, active: active.sorted(), standby: copies.keys.sorted(),
-                                       standbyLag: lag, intervalMs: Int(Membership.heartbeatInterval.seconds * 1000))
+                                       standbyLag: lag, intervalMs: Int(Membership.heartbeatInterval.seconds * 1000),
+                                       standbyDelayMs: longestDelayMs)
+        longestDelayMs = 0
         do {
             try producer.enqueue(ProducerRecord(topic: Membership.topic, partition: 0, key: Membership.key(worker: worker, instance: identity.id),
                                                 value: Membership.encode(record))) { [logger] error in
@@ -319,7 +323,11 @@ final class StandbyReplicas {
                 }
                 copy.state = state
                 let now = Self.nowMs()
-                for case (_, let timestamp?) in toApply { applyDelay.recordMilliseconds(max(0, now - timestamp)) }
+                for case (_, let timestamp?) in toApply {
+                    let delay = max(0, now - timestamp)
+                    applyDelay.recordMilliseconds(delay)
+                    longestDelayMs = max(longestDelayMs, delay)
+                }
             }
         } catch {
             logger.warning("standby copy could not apply a changelog record; it catches up again", metadata: [
