@@ -154,4 +154,71 @@ struct ChangelogRestoreTests {
         #expect(try relay.drain(timeout: .seconds(30)))
         #expect(try restored.outboxDepth() == 0)
     }
+
+    @Test("catch-up: a file at a state of the chain gets only the records after it, in place; a standby copy counts as current only at the head, its queue emptied, and one ahead is restored",
+          .timeLimit(.minutes(2)))
+    func catchUpInPlaceAndStandbyRule() throws {
+        let logger = Logger(label: "test.catch-up")
+        let cluster = try EmbeddedCluster(logger: logger)
+        let topic = "card.tally-changelog"
+        try cluster.createTopic(TopicSpec(name: topic, partitions: 1))
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("catch-up-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (ownerDir, copyDir) = (root.appendingPathComponent("owner"), root.appendingPathComponent("copy"))
+        for dir in [ownerDir, copyDir] { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: .init(bootstrapServers: cluster.bootstrapServers)),
+                                         logger: logger)
+        let owner = try PartitionStore(directory: ownerDir, partition: 0, handler: Handler())
+        try owner.enableChangelog(topic: topic)
+        func write(_ key: String) throws {
+            try owner.write { try $0.execute(sql: "INSERT INTO tally (key, n) VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1", arguments: [key]) }
+        }
+        func send(through version: Int64) throws {
+            for record in try owner.queuedChangelogRecords() where record.version <= version {
+                for part in record.producerRecords(topic: topic, partition: 0, partBytes: 900_000) { try producer.enqueue(part) { _ in } }
+            }
+            try producer.flush(timeout: .seconds(10))
+        }
+        let tally = { (store: PartitionStore) in try store.database.read { try String.fetchAll($0, sql: "SELECT key || '=' || n FROM tally ORDER BY key") } }
+        let reader = ChangelogReader(topic: topic, kafka: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)
+        let open = { (dir: URL) in { try PartitionStore(directory: dir, partition: 0, handler: Handler()) } }
+
+        // The copy is restored at version 2, then the owner writes 3 and 4.
+        for key in ["a", "b"] { try write(key) }
+        try send(through: 2)
+        var copy = try open(copyDir)()
+        let first = try ChangelogCatchUp(reader: reader, directory: copyDir, partition: 0, handler: Handler(), logger: logger, role: "standby",
+                                         exactHead: true).run(store: copy, tail: try #require(reader.tails(partitions: [0])[0]), open: open(copyDir))
+        copy = first.store
+        #expect(first.state.version == 2 && first.readInFull)
+        for key in ["a", "c"] { try write(key) }
+        try send(through: 4)
+        let atTwo = try tally(copy)
+
+        // Brought forward in place: the same file, only versions 3 and 4 applied, anchored at the head.
+        let second = try ChangelogCatchUp(reader: reader, directory: copyDir, partition: 0, handler: Handler(), logger: logger, role: "active")
+            .run(store: copy, tail: try #require(reader.tails(partitions: [0])[0]), open: open(copyDir))
+        #expect(second.store === copy, "caught up in place, not restored into a new file")
+        #expect(second.state.version == 4 && second.restoredAfterSnapshotBytes == nil)
+        #expect(atTwo == ["a=1", "b=1"])
+        #expect(try tally(copy) == tally(owner))
+        #expect(try copy.history().anchor == second.state)
+
+        // The owner's own file, its delivered records still queued: as a standby copy it is current
+        // (the head is its own state) and its queue is emptied, since a copy never sends.
+        #expect(try owner.history().queued.count == 4)
+        let asCopy = try ChangelogCatchUp(reader: reader, directory: ownerDir, partition: 0, handler: Handler(), logger: logger, role: "standby",
+                                          exactHead: true).run(store: owner, tail: try #require(reader.tails(partitions: [0])[0]), open: open(ownerDir))
+        #expect(!asCopy.readInFull && asCopy.state.version == 4)
+        #expect(try owner.history().queued.isEmpty)
+
+        // Ahead of the changelog with a record of its own (never delivered): the owner's rule would use
+        // it as is (the head is a state it went through), a copy's is restored to the head.
+        try write("z")
+        #expect(ChangelogChain.useLocal(try owner.history(), newest: try reader.tails(partitions: [0])[0]?.newest))
+        let restored = try ChangelogCatchUp(reader: reader, directory: ownerDir, partition: 0, handler: Handler(), logger: logger, role: "standby",
+                                            exactHead: true).run(store: owner, tail: try #require(reader.tails(partitions: [0])[0]), open: open(ownerDir))
+        #expect(restored.store !== owner && restored.state.version == 4)
+        #expect(try tally(restored.store) == ["a=2", "b=1", "c=1"], "the undelivered version 5 is not the chain's")
+    }
 }

@@ -158,7 +158,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     /// the configuration) asks for any, the membership topic exists and this process alone uses its
     /// state directory.
     /// - Throws: ``StateChangelogError`` for a bad `CARD_STANDBY_REPLICAS`; file errors when the
-    ///   instance id cannot be written; `KafkaError` when the membership topic cannot be read.
+    ///   instance id cannot be written. A membership topic that cannot be read turns copies off (a warning).
     private func resolveStandbys(changelogTopic: String, counts: [String: Int32]) throws {
         // Taken whether or not this instance keeps copies: its lock tells another instance on the
         // same directory that it may not keep any there.
@@ -175,9 +175,14 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             return
         }
         guard identity.ownsDirectory else { return }
-        standby = try StandbyReplicas(worker: configuration.name, identity: identity, replicas: replicas, changelogTopic: changelogTopic,
-                                      partitionCount: counts[changelogTopic] ?? 0, handler: handler, configuration: configuration,
-                                      producer: producer, logger: logger)
+        do {
+            standby = try StandbyReplicas(worker: configuration.name, identity: identity, replicas: replicas, changelogTopic: changelogTopic,
+                                          partitionCount: counts[changelogTopic] ?? 0, handler: handler, configuration: configuration,
+                                          producer: producer, logger: logger)
+        } catch {
+            // Copies only save a move's wait: a worker without them is still correct.
+            logger.warning("standby copies off: the membership topic could not be read", metadata: [LogKey.error: "\(error)"])
+        }
     }
 
     // MARK: - Batches

@@ -48,9 +48,12 @@ enum StandbyStep: Equatable {
 /// behind, applied in place) instead of restoring it. A copy never sends anything: the outbox rows
 /// it holds are the owner's, sent by whoever owns the partition.
 ///
-/// Runs on the worker loop's thread (``pump(active:)`` after every poll), so a copy and the active
-/// file of one partition are never open for writing together: the loop hands a partition over with
-/// ``release(_:)`` before it opens it.
+/// Records are applied on the worker loop's thread (``pump(active:)`` after every poll); a catch-up
+/// (which reads the changelog partition from its start) runs on a thread of its own, one at a
+/// time, so the loop's batches, commits and heartbeats never wait for it. The loop hands a
+/// partition over with ``release(_:)`` before it opens it as the owner: its copy is closed, and a
+/// catch-up of it still running is waited for, so a copy and the owner's file of one partition
+/// are never open for writing together.
 final class StandbyReplicas {
     private struct Copy {
         var store: PartitionStore
@@ -60,6 +63,19 @@ final class StandbyReplicas {
         var assembler = ChangelogRecordAssembler()
         /// Out of step with the changelog: caught up again before more records are applied.
         var stale = false
+    }
+
+    /// One catch-up on the background thread; its fields are written there and read by the loop
+    /// only after `done` (a DispatchGroup's wait/notify orders the two).
+    private final class CatchUpJob: @unchecked Sendable {
+        let partition: Int32
+        var store: PartitionStore?
+        var outcome: Result<(state: StatePoint, next: Int64), Error> = .failure(StateChangelogError("not run"))
+        let done = DispatchGroup()
+        init(partition: Int32, store: PartitionStore?) {
+            self.partition = partition
+            self.store = store
+        }
     }
 
     private let worker: String
@@ -72,11 +88,16 @@ final class StandbyReplicas {
     private let producer: KafkaProducer
     private let consumer: KafkaConsumer
     private let logger: Logger
+    private let catchUpQueue = DispatchQueue(label: "card.standby.catch-up")
 
     private var copies: [Int32: Copy] = [:]
     /// Placed here but not (yet) caught up, in the order they are taken.
     private var waiting: [Int32] = []
-    private var members: [String: (view: MemberView, heardAtMs: Int64)] = [:]
+    /// The catch-up running on the background thread.
+    private var running: CatchUpJob?
+    /// Partitions whose catch-up failed, and until when they are not placed again.
+    private var backoff: [Int32: ContinuousClock.Instant] = [:]
+    private var members: [String: (view: MemberView, heardAt: ContinuousClock.Instant)] = [:]
     private var membershipNext: Int64
     /// The membership topic's end when this instance started: placement waits until it has read
     /// that far (it would otherwise see itself alone and place every partition here).
@@ -86,12 +107,18 @@ final class StandbyReplicas {
     /// a heartbeat interval after it: mid-rebalance the instance holds nothing for a moment and
     /// would place copies of its own partitions.
     private var lastAssignmentChange: ContinuousClock.Instant?
+    /// Set while another process uses the state directory: no copies, and a tombstone instead of heartbeats.
+    private var shared = false
     private var consumerAssignment: [TopicPartitionOffset] = []
     private let copiesGauge: Gauge
     private let catchUps: Counter
     private let applyDelay: Timer
     /// Longest apply delay (ms) since the last membership record: the record's `standby_delay_ms`.
     private var longestDelayMs: Int64 = 0
+
+    /// How long a partition whose catch-up failed stays unplaced. 30 s: a changelog that cannot be
+    /// read now (a broker down, a chain cut by retention) is not read again every heartbeat.
+    static let failureBackoff: Duration = .seconds(30)
 
     /// - Throws: `KafkaError` when the membership topic's end cannot be read or the consumer made.
     init(worker: String, identity: InstanceIdentity, replicas: Int, changelogTopic: String, partitionCount: Int32,
@@ -123,63 +150,67 @@ final class StandbyReplicas {
                                                     LogKey.topic: "\(Membership.topic)"])
     }
 
-    /// When the loop should next call ``pump(active:)`` at the latest: records may be waiting.
+    /// When the loop should next call ``pump(active:)`` at the latest.
     var nextDue: ContinuousClock.Instant {
-        if !waiting.isEmpty || copies.values.contains(where: \.stale) { return .now }
-        // With copies, records may come at any time: a pass at least every 500 ms (the fetch wait)
-        // bounds their lag; without, only the heartbeat is due.
         let heartbeat = lastHeartbeat + Membership.heartbeatInterval
-        return copies.isEmpty ? heartbeat : min(heartbeat, .now + .milliseconds(500))
+        // With copies (or a catch-up to start or collect), records may come at any time: a pass at
+        // least every 500 ms (the fetch wait) bounds their lag; without, only the heartbeat is due.
+        let busy = !copies.isEmpty || !waiting.isEmpty || running != nil
+        return busy ? min(heartbeat, .now + .milliseconds(500)) : heartbeat
     }
 
     /// Reads what the membership topic and the copies' changelog partitions have, applies it,
-    /// publishes this instance's record when due and re-places the copies, and catches up at most one
-    /// copy. Never throws: a copy that fails is dropped with a warning (it is placed again later),
-    /// and nothing here may stop the active work.
+    /// collects a finished catch-up and starts the next, and publishes this instance's record and
+    /// re-places the copies when due. Never throws: a copy that fails is dropped with a warning
+    /// (placed again after ``failureBackoff``); nothing here may stop the active work.
     /// - Parameter active: the partitions this instance owns now.
     func pump(active: Set<Int32>) {
         // Another process came to this directory: its partitions' files are here too, so no copy may stay open.
         if identity.isShared {
-            if !copies.isEmpty || !waiting.isEmpty {
-                logger.warning("another process uses this state directory now: standby copies dropped")
-                for copy in copies.values { try? copy.store.database.close() }
-                copies.removeAll()
-                waiting.removeAll()
-                copiesGauge.record(0)
-                reassignQuietly()
+            if !shared {
+                shared = true
+                logger.warning("another process uses this state directory now: standby copies dropped, none kept until it leaves")
+                dropEverything()
+                tombstone()
             }
-            publishIfDue(active: active, place: false)
             return
         }
+        shared = false
         let result = consumer.poll(maxMessages: 2000, timeout: .zero)
-        for error in result.errors { logger.debug("standby consumer error", metadata: [LogKey.error: "\(error)"]) }
+        for error in result.errors {
+            // A changelog partition that failed (its offset gone to retention, say) is paused by the
+            // consumer: the copy is caught up again, which reassigns and resumes it.
+            if let partition = error.partition, partition.topic == changelogTopic, copies[partition.partition] != nil {
+                copies[partition.partition]?.stale = true
+                logger.warning("standby copy's changelog read failed; it catches up again", metadata: [
+                    LogKey.partition: "\(partition.partition)", LogKey.error: "\(error.error)"])
+            } else {
+                logger.debug("standby consumer error", metadata: [LogKey.error: "\(error)"])
+            }
+        }
         var taken: [Int32: [(ChangelogEntry, Int64?)]] = [:]
         for message in result.messages {
             if message.topic == Membership.topic {
                 guard message.offset >= membershipNext else { continue }
                 membershipNext = message.offset + 1
                 heard(message)
-            } else if var copy = copies[message.partition], message.offset == copy.next {
+            } else if var copy = copies[message.partition], !copy.stale, message.offset == copy.next {
                 copy.next += 1
                 if case .record(let entry) = copy.assembler.take(message) { taken[message.partition, default: []].append((entry, message.timestampMilliseconds)) }
                 copies[message.partition] = copy
             }
         }
         for (partition, entries) in taken { apply(entries, to: partition) }
-        publishIfDue(active: active, place: true)
-        if let partition = copies.first(where: { $0.value.stale })?.key ?? waiting.first {
-            catchUp(partition)
+        collectCatchUp(active: active)
+        if ContinuousClock.now - lastHeartbeat >= Membership.heartbeatInterval {
+            lastHeartbeat = .now
+            if membershipNext >= membershipStartHigh, let changed = lastAssignmentChange,
+               ContinuousClock.now - changed >= Membership.heartbeatInterval {
+                place(active: active)
+            }
+            publish(active: active)
         }
-    }
-
-    private func publishIfDue(active: Set<Int32>, place placing: Bool) {
-        guard ContinuousClock.now - lastHeartbeat >= Membership.heartbeatInterval else { return }
-        lastHeartbeat = .now
-        if placing, membershipNext >= membershipStartHigh, let changed = lastAssignmentChange,
-           ContinuousClock.now - changed >= Membership.heartbeatInterval {
-            place(active: active)
-        }
-        publish(active: active)
+        startCatchUp()
     }
 
     /// The group assigned or took partitions (called from the rebalance callbacks).
@@ -190,13 +221,20 @@ final class StandbyReplicas {
     }
 
     /// Gives partitions up before this instance opens them as their owner: their copies are closed
-    /// (the files stay: the owner's opening finds them current or nearly so).
+    /// (the files stay: the owner's opening finds them current or nearly so). A catch-up of one of
+    /// them still running is waited for first.
     func release(_ partitions: Set<Int32>) {
+        if let job = running, partitions.contains(job.partition) {
+            job.done.wait()
+            running = nil
+            try? job.store?.database.close()
+        }
         var changed = false
         for partition in partitions {
             waiting.removeAll { $0 == partition }
             if let copy = copies.removeValue(forKey: partition) {
                 try? copy.store.database.close()
+                lagGauge(partition).record(0)
                 changed = true
                 logger.info("standby copy handed over to the active owner", metadata: [
                     LogKey.partition: "\(partition)", "state.version": "\(copy.state.version)"])
@@ -209,38 +247,73 @@ final class StandbyReplicas {
     /// Closes the copies and tells the others this instance is gone (a tombstone), so they re-place
     /// its standbys at once instead of after ``Membership/expiry``.
     func close() {
-        try? producer.enqueue(ProducerRecord(topic: Membership.topic, partition: 0, key: Membership.key(worker: worker, instance: identity.id),
-                                             value: nil)) { _ in }
-        for copy in copies.values { try? copy.store.database.close() }
-        copies.removeAll()
+        dropEverything()
+        tombstone()
         consumer.close()
     }
 
+    private func dropEverything() {
+        if let job = running {
+            job.done.wait()
+            try? job.store?.database.close()
+            running = nil
+        }
+        for (partition, copy) in copies {
+            try? copy.store.database.close()
+            lagGauge(partition).record(0)
+        }
+        copies.removeAll()
+        waiting.removeAll()
+        copiesGauge.record(0)
+        reassignQuietly()
+    }
+
     // MARK: - Membership
+
+    private func tombstone() {
+        try? producer.enqueue(ProducerRecord(topic: Membership.topic, partition: 0, key: Membership.key(worker: worker, instance: identity.id),
+                                             value: nil)) { _ in }
+    }
 
     private func heard(_ message: ConsumedMessage) {
         guard let key = message.key.map({ String(decoding: $0, as: UTF8.self) }), key.hasPrefix(worker + "/") else { return }
         let instance = String(key.dropFirst(worker.count + 1))
         guard instance != identity.id else { return }
-        guard let record = Membership.decode(message.value), record.worker == worker, record.instance == instance else {
+        if message.value == nil || message.value?.isEmpty == true {
             members[instance] = nil  // a tombstone: it left
             return
         }
-        members[instance] = (MemberView(instance: instance, active: Set(record.active)), message.timestampMilliseconds ?? Self.nowMs())
+        // A value that is not a member record (a foreign writer's) is ignored, never fatal.
+        guard let record = Membership.decode(message.value), record.worker == worker, record.instance == instance else { return }
+        // Liveness on this instance's clock: a record read live was heard now; one of the backlog
+        // read at start is dated by its Kafka timestamp (the writer's clock), never later than now.
+        var heardAt = ContinuousClock.now
+        if message.offset < membershipStartHigh, let timestamp = message.timestampMilliseconds {
+            let age = max(0, Self.nowMs() - timestamp)
+            heardAt = ContinuousClock.now - .milliseconds(age)
+        }
+        members[instance] = (MemberView(instance: instance, active: Set(record.active)), heardAt)
     }
 
     private static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     private func place(active: Set<Int32>) {
-        let cutoff = Self.nowMs() - Int64(Membership.expiry.seconds * 1000)
-        members = members.filter { $0.value.heardAtMs >= cutoff }
+        let now = ContinuousClock.now
+        members = members.filter { now - $0.value.heardAt < Membership.expiry }
+        backoff = backoff.filter { $0.value > now }
         let wanted = StandbyPlacement.standbys(me: identity.id, myActive: active, members: members.values.map(\.view),
-                                               partitionCount: partitionCount, replicas: replicas).subtracting(active)
-        let held = Set(copies.keys).union(waiting)
+                                               partitionCount: partitionCount, replicas: replicas)
+            .subtracting(active).subtracting(backoff.keys)
+        var held = Set(copies.keys).union(waiting)
+        if let job = running { held.insert(job.partition) }
         guard wanted != held else { return }
         for partition in held.subtracting(wanted) {
             waiting.removeAll { $0 == partition }
-            if let copy = copies.removeValue(forKey: partition) { try? copy.store.database.close() }
+            if let copy = copies.removeValue(forKey: partition) {
+                try? copy.store.database.close()
+                lagGauge(partition).record(0)
+            }
+            // A running catch-up of it is collected and closed when it ends (no longer wanted then).
         }
         waiting += wanted.subtracting(held).sorted()
         logger.info("standby copies placed", metadata: ["standby.partitions": "\(wanted.sorted())",
@@ -249,12 +322,16 @@ final class StandbyReplicas {
         copiesGauge.record(copies.count)
     }
 
+    private func lagGauge(_ partition: Int32) -> Gauge {
+        Gauge(label: "card_worker_standby_lag_records", dimensions: [("worker", worker), ("partition", "\(partition)")])
+    }
+
     private func publish(active: Set<Int32>) {
         var lag: [String: Int64] = [:]
         for (partition, copy) in copies {
             let behind = consumer.cachedWatermarks(topic: changelogTopic, partition: partition).map { max(0, $0.high - copy.next) } ?? 0
             lag[String(partition)] = behind
-            Gauge(label: "card_worker_standby_lag_records", dimensions: [("worker", worker), ("partition", "\(partition)")]).record(behind)
+            lagGauge(partition).record(behind)
         }
         let record = Membership.Record(worker: worker, instance: identity.id, active: active.sorted(), standby: copies.keys.sorted(),
                                        standbyLag: lag, intervalMs: Int(Membership.heartbeatInterval.seconds * 1000),
@@ -272,31 +349,59 @@ final class StandbyReplicas {
 
     // MARK: - Copies
 
-    private func open(_ partition: Int32) throws -> PartitionStore {
-        try PartitionStore(directory: configuration.stateDirectory, partition: partition, handler: handler,
-                           cacheKiB: configuration.partitionCacheKiB)
-    }
-
-    private func catchUp(_ partition: Int32) {
+    /// Starts the next catch-up (a stale copy first, then a newly placed partition) on the
+    /// background thread, unless one runs.
+    private func startCatchUp() {
+        guard running == nil, let partition = copies.first(where: { $0.value.stale })?.key ?? waiting.first else { return }
         waiting.removeAll { $0 == partition }
         let existing = copies.removeValue(forKey: partition)
-        do {
-            let reader = ChangelogReader(topic: changelogTopic, kafka: configuration.kafka, logger: logger)
-            guard let tail = try reader.tails(partitions: [partition])[partition] else { return }
-            let store = try existing?.store ?? open(partition)
-            let result = try ChangelogCatchUp(reader: reader, directory: configuration.stateDirectory, partition: partition,
-                                              handler: handler, logger: logger, role: "standby")
-                .run(store: store, tail: tail) { try self.open(partition) }
-            copies[partition] = Copy(store: result.store, state: result.state, next: tail.high)
+        let job = CatchUpJob(partition: partition, store: existing?.store)
+        running = job
+        reassignQuietly()
+        let (topic, configuration, handler, logger) = (changelogTopic, configuration, handler, logger)
+        job.done.enter()
+        catchUpQueue.async {
+            defer { job.done.leave() }
+            do {
+                let reader = ChangelogReader(topic: topic, kafka: configuration.kafka, logger: logger)
+                guard let tail = try reader.tails(partitions: [partition])[partition] else {
+                    throw StateChangelogError("changelog partition \(partition) not found")
+                }
+                let open = {
+                    try PartitionStore(directory: configuration.stateDirectory, partition: partition, handler: handler,
+                                       cacheKiB: configuration.partitionCacheKiB)
+                }
+                let store = try job.store ?? open()
+                job.store = store
+                let result = try ChangelogCatchUp(reader: reader, directory: configuration.stateDirectory, partition: partition,
+                                                  handler: handler, logger: logger, role: "standby", exactHead: true)
+                    .run(store: store, tail: tail, open: open)
+                job.store = result.store
+                job.outcome = .success((result.state, result.resumeAt ?? tail.high))
+            } catch {
+                job.outcome = .failure(error)
+            }
+        }
+    }
+
+    /// Takes a finished catch-up: its copy is kept if still wanted here, else closed.
+    private func collectCatchUp(active: Set<Int32>) {
+        guard let job = running, job.done.wait(timeout: .now()) == .success else { return }
+        running = nil
+        switch job.outcome {
+        case .success(let (state, next)) where !active.contains(job.partition) && !shared:
+            if let store = job.store { copies[job.partition] = Copy(store: store, state: state, next: next) }
             catchUps.increment()
-        } catch {
-            try? existing?.store.database.close()
+        case .success:
+            try? job.store?.database.close()
+        case .failure(let error):
+            try? job.store?.database.close()
+            backoff[job.partition] = ContinuousClock.now + Self.failureBackoff
             logger.warning("standby copy could not catch up; it is placed again later", metadata: [
-                LogKey.partition: "\(partition)", LogKey.error: "\(error)"])
-            // Forget it until the next placement puts it back (after a heartbeat interval).
+                LogKey.partition: "\(job.partition)", LogKey.error: "\(error)"])
         }
         copiesGauge.record(copies.count)
-        reassignQuietly()
+        reassignQuietly(force: true)
     }
 
     private func apply(_ entries: [(ChangelogEntry, Int64?)], to partition: Int32) {
@@ -338,18 +443,21 @@ final class StandbyReplicas {
         copies[partition] = copy
     }
 
-    private func reassignQuietly() {
-        do { try reassign() } catch { logger.warning("standby consumer could not be reassigned", metadata: [LogKey.error: "\(error)"]) }
+    private func reassignQuietly(force: Bool = false) {
+        do { try reassign(force: force) } catch { logger.warning("standby consumer could not be reassigned", metadata: [LogKey.error: "\(error)"]) }
     }
 
-    /// The membership partition and every caught-up copy's changelog partition, each from where it is.
-    private func reassign() throws {
+    /// The membership partition and every caught-up copy's changelog partition, each from where it
+    /// is (assigned again whenever a copy's start changes, which also lifts a pause after an error).
+    private func reassign(force: Bool = false) throws {
         var wanted = [TopicPartitionOffset(topic: Membership.topic, partition: 0, offset: membershipNext)]
         for (partition, copy) in copies.sorted(by: { $0.key < $1.key }) where !copy.stale {
             wanted.append(TopicPartitionOffset(topic: changelogTopic, partition: partition, offset: copy.next))
         }
-        guard wanted.map(\.withoutOffset) != consumerAssignment.map(\.withoutOffset) else { return }
+        // Offsets move as records are read: only a new set, or a copy started afresh, reassigns.
+        guard force || wanted.map(\.withoutOffset) != consumerAssignment.map(\.withoutOffset) else { return }
         try consumer.assign(wanted)
+        try? consumer.resume(wanted)
         consumerAssignment = wanted
     }
 }

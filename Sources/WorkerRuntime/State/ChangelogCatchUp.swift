@@ -23,6 +23,10 @@ struct ChangelogCatchUp {
     var remaining: Gauge?
     /// Called once before the changelog is read in full (the active owner marks /readyz not ready).
     var willRead: () -> Void = {}
+    /// A standby copy's rule: the file counts as current only when its own state is the changelog's
+    /// newest (not merely one it went through: states of its own beyond it, from when this instance
+    /// owned the partition, are not the chain's), and its send queue is emptied (a copy never sends).
+    var exactHead = false
 
     /// What was done and what was seen.
     struct Result {
@@ -35,6 +39,9 @@ struct ChangelogCatchUp {
         var restoredAfterSnapshotBytes: Int?
         /// The state the file stands at now.
         var state: StatePoint
+        /// Where a reader going on from here must start: the first part of a record whose parts ran
+        /// past the end read (nil: at the end read).
+        var resumeAt: Int64? = nil
     }
 
     /// - Parameters:
@@ -48,7 +55,16 @@ struct ChangelogCatchUp {
         var store = store
         let history = try store.history()
         let metadata: Logger.Metadata = [LogKey.partition: "\(partition)", LogKey.topic: "\(reader.topic)", "state.role": "\(role)"]
-        if ChangelogChain.useLocal(history, newest: tail.newest) {
+        func current(_ newest: StatePoint?) throws -> Bool {
+            guard exactHead else { return ChangelogChain.useLocal(history, newest: newest) }
+            guard newest == nil ? history.checkpoint.version == 0 : history.checkpoint == newest else { return false }
+            try store.database.write { db in
+                try db.execute(sql: "DELETE FROM runtime_changelog_out_unlogged")
+                if let newest { try PartitionStore.setAnchor(db, newest) }  // its state is the changelog's
+            }
+            return true
+        }
+        if try current(tail.newest) {
             logger.info("partition state current: local file used as is", metadata: metadata.merging([
                 "state.version": "\(history.checkpoint.version)", "changelog.version": "\(tail.newest?.version ?? 0)"]) { a, _ in a })
             return Result(store: store, seenEpoch: tail.newest?.epoch ?? 0, readInFull: false, state: history.checkpoint)
@@ -70,9 +86,9 @@ struct ChangelogCatchUp {
         let plan = try ChangelogChain.plan(contents.entries, snapshots: contents.snapshots)
         let head = plan.head
         func seconds() -> String { String(format: "%.3f", (ContinuousClock.now - started).seconds) }
-        if ChangelogChain.useLocal(history, newest: head) {
+        if try current(head) {
             logger.info("partition state current after reading the whole changelog: local file used as is", metadata: metadata)
-            return Result(store: store, seenEpoch: seenEpoch, readInFull: true, state: history.checkpoint)
+            return Result(store: store, seenEpoch: seenEpoch, readInFull: true, state: history.checkpoint, resumeAt: contents.incompleteFrom)
         }
         if let records = ChangelogRestore.tail(of: plan, after: history) {
             let conflicts = try ChangelogRestore.applyTail(records, to: store.database) { applied in
@@ -83,7 +99,8 @@ struct ChangelogCatchUp {
                 "state.version": "\(head?.version ?? 0)", "state.from.version": "\(history.checkpoint.version)",
                 "restore.records": "\(records.count)", "restore.bytes": "\(records.reduce(0) { $0 + $1.changeset.count })",
                 "restore.conflicts": "\(conflicts)", "restore.seconds": "\(seconds())"]) { a, _ in a })
-            return Result(store: store, seenEpoch: seenEpoch, readInFull: true, state: head ?? history.checkpoint)
+            return Result(store: store, seenEpoch: seenEpoch, readInFull: true, state: head ?? history.checkpoint,
+                          resumeAt: contents.incompleteFrom)
         }
         try store.database.close()
         let bytes = plan.chain.reduce(0) { $0 + $1.changeset.count }
@@ -99,6 +116,6 @@ struct ChangelogCatchUp {
             "restore.snapshots.rejected": "\(contents.rejectedSnapshots)", "restore.conflicts": "\(conflicts)",
             "restore.seconds": "\(seconds())"]) { a, _ in a })
         return Result(store: store, seenEpoch: seenEpoch, readInFull: true, restoredAfterSnapshotBytes: plan.base != nil ? bytes : nil,
-                      state: head ?? StatePoint(version: 0, epoch: 0))
+                      state: head ?? StatePoint(version: 0, epoch: 0), resumeAt: contents.incompleteFrom)
     }
 }

@@ -200,6 +200,8 @@ struct ChangelogReader {
         var snapshots: [ChangelogSnapshot]
         /// Snapshots left out (incomplete, corrupt), each logged when read.
         var rejectedSnapshots: Int
+        /// First offset of a record whose parts run past the end read (``ChangelogRecordAssembler/incompleteFrom``).
+        var incompleteFrom: Int64? = nil
     }
 
     /// Every complete record from `low` to `high`, parts reassembled (snapshot records left out).
@@ -240,7 +242,8 @@ struct ChangelogReader {
             logger.warning("changelog snapshot skipped", metadata: [LogKey.topic: "\(topic)", LogKey.partition: "\(partition)",
                                                                   "snapshot.id": "\(id)", "snapshot.reason": "\(reason)"])
         }
-        return Contents(entries: entries, snapshots: snapshots.complete, rejectedSnapshots: snapshots.rejected.count)
+        return Contents(entries: entries, snapshots: snapshots.complete, rejectedSnapshots: snapshots.rejected.count,
+                        incompleteFrom: records.incompleteFrom)
     }
 
     static func stamp(_ message: ConsumedMessage) -> StatePoint? {
@@ -273,7 +276,11 @@ struct ChangelogReader {
 /// Joins a changelog partition's messages, in offset order, into whole records: a changeset larger
 /// than one message is sent in parts (``StateChangelog/partHeader``), each with the record's stamp.
 struct ChangelogRecordAssembler {
-    private var partial: [[Int64]: (parts: [[UInt8]], count: Int)] = [:]
+    private var partial: [[Int64]: (parts: [[UInt8]], count: Int, first: Int64)] = [:]
+
+    /// Offset of the first part of the oldest record still incomplete (nil: none): a reader that
+    /// goes on later from the end must start there, or that record's later parts come alone.
+    var incompleteFrom: Int64? { partial.values.map(\.first).min() }
 
     enum Taken {
         /// The message completed a record.
@@ -298,7 +305,7 @@ struct ChangelogRecordAssembler {
             (index, count) = (numbers[0], numbers[1])
         }
         // Parts of one record arrive in order from one producer; a first part starts it afresh (a resend).
-        if index == 1 { partial[key] = ([], count) }
+        if index == 1 { partial[key] = ([], count, message.offset) }
         guard var assembly = partial[key], assembly.count == count, assembly.parts.count == index - 1 else {
             partial[key] = nil
             return .part

@@ -2,10 +2,11 @@ import Foundation
 import Kafka
 
 /// The topic specs kept in `Topics/<topic>.json`: partitions, replication, topic configs; and the
-/// workers' state changelogs in `Topics/changelog/<topic>.json` (same shape; their values are binary
-/// SQLite changesets, so they carry no JSON Schema and stay out of the contract's schema checks).
+/// workers' state topics in `Topics/changelog/<topic>.json` (same shape): the state changelogs,
+/// whose values are binary SQLite changesets, and the membership topic of their standby copies;
+/// internal, so they carry no JSON Schema and stay out of the contract's schema checks.
 public enum TopicCatalog {
-    /// Sub-folder of the topic folder holding the state changelog topics (docs/state-changelog.md).
+    /// Sub-folder of the topic folder holding the state changelog topics and `card.worker-membership` (docs/state-changelog.md).
     public static let changelogFolder = "changelog"
 
     private struct File: Decodable {
