@@ -12,16 +12,9 @@ struct CooperativeRebalanceTests {
     func cooperativeSticky() async throws {
         let harness = try CountWorkerHarness(partitions: 4)
         let cooperative = ["--kafka-property", "partition.assignment.strategy=cooperative-sticky"]
-        let keys = (0..<40).map { "key-\($0)" }
-        var expected: [String: Int] = [:]
-        func chunk(_ n: Int, _ tag: String) -> [(key: String, value: String)] {
-            (0..<n).map { i in
-                let key = keys[i % keys.count]
-                expected[key, default: 0] += 1
-                return (key, "\(tag)-\(i)")
-            }
-        }
-        func total(_ counts: [String: Int]) -> Int { counts.values.reduce(0, +) }
+        var input = KeyedInput()
+        func chunk(_ n: Int, _ tag: String) -> [(key: String, value: String)] { input.chunk(n, tag) }
+        let total = KeyedInput.total
 
         try await harness.produce(chunk(800, "one"))
         try harness.startWorker(batchSize: 50, extraArguments: cooperative)
@@ -46,9 +39,9 @@ struct CooperativeRebalanceTests {
         #expect(await second.waitAsync(timeout: .seconds(30)) == 0)
         try await harness.produce(chunk(800, "three"))
         let final = try await harness.waitForState(timeout: .seconds(60)) { total($0) >= 2400 }
-        #expect(final == expected, "exact per-key counts: nothing lost, nothing applied twice")
+        #expect(final == input.expected, "exact per-key counts: nothing lost, nothing applied twice")
 
-        let expectedIDs = Set(expected.flatMap { key, n in (1...n).map { "count/\(key)/\($0)" } })
+        let expectedIDs = input.expectedIDs
         let output = try harness.read("test.output", timeout: .seconds(30)) { messages in
             Set(messages.compactMap { $0.header("card-message-id")?.stringValue }).count >= expectedIDs.count
         }

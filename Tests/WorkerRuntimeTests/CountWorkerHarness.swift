@@ -129,3 +129,24 @@ func waitFor(timeout: Duration, _ condition: () -> Bool) async -> Bool {
     }
     return condition()
 }
+
+/// Records spread over 40 keys, and how many each key should count in the end.
+struct KeyedInput {
+    private let keys = (0..<40).map { "key-\($0)" }
+    /// Per key, the records produced so far: the exact counts the worker must reach.
+    private(set) var expected: [String: Int] = [:]
+
+    /// `n` records, key `key-(i % 40)`, value `<tag>-<i>`.
+    mutating func chunk(_ n: Int, _ tag: String) -> [(key: String, value: String)] {
+        (0..<n).map { i in
+            let key = keys[i % keys.count]
+            expected[key, default: 0] += 1
+            return (key, "\(tag)-\(i)")
+        }
+    }
+
+    /// Every output id the count worker gives these records: `count/<key>/<n>`.
+    var expectedIDs: Set<String> { Set(expected.flatMap { key, n in (1...n).map { "count/\(key)/\($0)" } }) }
+
+    static func total(_ counts: [String: Int]) -> Int { counts.values.reduce(0, +) }
+}

@@ -11,16 +11,9 @@ struct StandbyTests {
     @Test("each instance keeps a current copy of the other's partitions; after kill -9 the survivor takes them without a restore, nothing lost or repeated")
     func survivorTakesOverFromItsCopies() async throws {
         let harness = try CountWorkerHarness(partitions: 4)
-        let keys = (0..<40).map { "key-\($0)" }
-        var expected: [String: Int] = [:]
-        func chunk(_ n: Int, _ tag: String) -> [(key: String, value: String)] {
-            (0..<n).map { i in
-                let key = keys[i % keys.count]
-                expected[key, default: 0] += 1
-                return (key, "\(tag)-\(i)")
-            }
-        }
-        func total(_ counts: [String: Int]) -> Int { counts.values.reduce(0, +) }
+        var input = KeyedInput()
+        func chunk(_ n: Int, _ tag: String) -> [(key: String, value: String)] { input.chunk(n, tag) }
+        let total = KeyedInput.total
 
         try await harness.produce(chunk(400, "one"))
         try harness.startWorker(batchSize: 50)
@@ -53,7 +46,7 @@ struct StandbyTests {
         harness.worker?.signal(SIGKILL)
         try await harness.produce(chunk(400, "three"))
         let final = try await harness.waitForState(in: secondDirectory, timeout: .seconds(90)) { total($0) >= 1200 }
-        #expect(final == expected, "exact per-key counts in the survivor's files: nothing lost, nothing applied twice")
+        #expect(final == input.expected, "exact per-key counts in the survivor's files: nothing lost, nothing applied twice")
 
         let takeover = String(readGrowingTextFile(secondLog).dropFirst(before))
         let lines = takeover.split(separator: "\n")
@@ -63,7 +56,7 @@ struct StandbyTests {
         let opened = lines.filter { $0.contains("state.role=active") && ($0.contains("local file used as is") || $0.contains("caught up from the changelog in place")) }
         #expect(opened.count >= moving.count, "the moved partitions opened from their copies:\n\(opened.joined(separator: "\n"))")
 
-        let expectedIDs = Set(expected.flatMap { key, n in (1...n).map { "count/\(key)/\($0)" } })
+        let expectedIDs = input.expectedIDs
         let output = try harness.read("test.output", timeout: .seconds(30)) { messages in
             Set(messages.compactMap { $0.header("card-message-id")?.stringValue }).count >= expectedIDs.count
         }
