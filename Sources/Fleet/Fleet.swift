@@ -14,6 +14,6 @@ struct Fleet: AsyncParsableCommand {
         abstract: "Run and operate the social security card pipeline.",
         subcommands: [Up.self, Broker.self, Produce.self, RuntimeBench.self, BenchRelay.self, BenchJSON.self, ProbeAcksCommand.self,
                       SeedCommand.self, SubmitCommand.self, BankSimulatorCommand.self, StatusCommand.self,
-                      TopicsCommand.self, LagCommand.self, OpsCommand.self, DeadLetterCommand.self,
+                      TopicsCommand.self, LagCommand.self, OpsCommand.self, MembersCommand.self, DeadLetterCommand.self,
                       BenchCommand.self, ChaosCommand.self, HostileCommand.self, BenchRestore.self])
 }

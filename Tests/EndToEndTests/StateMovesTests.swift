@@ -3,6 +3,7 @@ import Foundation
 import FleetSupport
 import Kafka
 import Testing
+import OperatorViews
 import WorkerRuntime
 
 /// Issue 13's proof: state follows its partition through Kafka (the state changelog), so instances
@@ -144,5 +145,17 @@ struct StateMovesTests {
             $0.contains("partition state restored from the changelog") && $0.contains(/restore\.snapshot\.version=[1-9]/)
         }
         #expect(!fromSnapshot.isEmpty, "some restores started from a snapshot")
+
+        // The operator's view of the same moment: two live instances per worker type (each with its
+        // own disk), every one heard within the last seconds, and `fleet members` says so.
+        await fleet.settle(.seconds(3))
+        let members = try DeadLetterCaseworkTests.fleetCommand(["members", "--brokers", fleet.cluster.bootstrapServers, "--json"])
+        #expect(members.status == 0, "\(members.output)")
+        let instances = (try? JSONDecoder().decode([MembershipView.Instance].self, from: Data(members.output.utf8))) ?? []
+        for name in PipelineHarness.workerNames {
+            let live = instances.filter { $0.worker == name && !$0.gone }
+            #expect(live.count == 2, "\(name): \(live.map(\.instance))")
+            #expect(live.reduce(0) { $0 + $1.active.count } == 24, "\(name): every partition owned once: \(live.map(\.active))")
+        }
     }
 }

@@ -33,6 +33,17 @@ public enum Membership {
         /// over the records applied since the previous record (0: none applied; absent before it existed).
         public var standbyDelayMs: Int64?
 
+        public init(worker: String, instance: String, active: [Int32], standby: [Int32], standbyLag: [String: Int64], intervalMs: Int,
+                    standbyDelayMs: Int64?) {
+            self.worker = worker
+            self.instance = instance
+            self.active = active
+            self.standby = standby
+            self.standbyLag = standbyLag
+            self.intervalMs = intervalMs
+            self.standbyDelayMs = standbyDelayMs
+        }
+
         enum CodingKeys: String, CodingKey {
             case worker, instance, active, standby
             case standbyLag = "standby_lag"
