@@ -474,41 +474,64 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         standby?.assignmentChanged()
         // A standby copy of a partition this instance now owns is its file: closed here, opened below as the owner's.
         standby?.release(Set(partitions.map(\.partition)))
-        do {
-            // The changelog's last record of every partition to open, read together.
-            let opening = Set(partitions.map(\.partition)).filter { relays[$0] == nil }.sorted()
-            let reader = changelogTopic.map { ChangelogReader(topic: $0, kafka: configuration.kafka, logger: logger) }
-            let tails = try reader?.tails(partitions: opening) ?? [:]
-            try placement.refresh()  // partitions may have been added since the start
-            for partition in Set(partitions.map(\.partition)).sorted() {
-                let relay = try relays[partition] ?? {
-                    let store = try openPartition(partition, reader: reader, tail: tails[partition])
-                    return try OutboxRelay(store: store, producer: producer, setAside: .init(
-                        deadLetterTopic: configuration.deadLetterTopic, worker: configuration.name, clock: configuration.clock,
-                        logger: logger, counter: metrics.unsendableOutputs), fenced: true)
-                }()
-                relays[partition] = relay
-                nextRetryAt[partition] = try relay.store.nextRetryDue()
-                let topics = partitions.filter { $0.partition == partition }.map(\.topic)
-                let stored = try relay.store.storedOffsets(topics: topics)
-                positions += stored
-                // Kafka's copy may lag SQLite's (the last owner died before its commit): commit
-                // what SQLite holds, or lag tools see applied messages as waiting (STOP) forever.
-                for p in stored {
-                    if let offset = p.offset {
-                        uncommitted[p.withoutOffset] = offset
-                        inputOffsets[p.withoutOffset] = offset
-                    }
-                }
+        // A broker down or a leader moving makes the changelog's reads fail for a few seconds: try
+        // again (partitions opened already are kept) before giving up, which stops the worker.
+        for attempt in 1...Self.openAttempts {
+            do {
+                positions = try openAssigned(partitions)
+                break
+            } catch where attempt < Self.openAttempts && !isStopping {
+                logger.warning("could not open partition state; trying again", metadata: [
+                    LogKey.error: "\(error)", "attempt": "\(attempt)", "attempts": "\(Self.openAttempts)"])
+                Thread.sleep(forTimeInterval: Self.openRetryPause.seconds * Double(attempt))
+            } catch {
+                listenerFailure = error
+                logger.error("could not open partition state", metadata: [LogKey.error: "\(error)"])
             }
-        } catch {
-            listenerFailure = error
-            logger.error("could not open partition state", metadata: [LogKey.error: "\(error)"])
         }
         metrics.assignedPartitions.record(relays.count)
         if listenerFailure == nil { health.assigned(positions) }
         lastStageReport = ContinuousClock.now - configuration.stageReportInterval
         logger.info("partitions assigned", metadata: ["partitions": "\(positions)"])
+        return positions
+    }
+
+    /// Tries to open assigned partitions' state this many times (the pauses between grow: 2 s, 4 s, …)
+    /// before the worker stops: a 3 s broker outage in `fleet chaos` made a single try fail.
+    static let openAttempts = 4
+    static let openRetryPause: Duration = .seconds(2)
+
+    /// Opens every assigned partition not open yet (restoring it first where needed) and returns
+    /// the stored positions of all of them.
+    /// - Throws: what reading the changelog, restoring or opening a file throws.
+    private func openAssigned(_ partitions: [TopicPartitionOffset]) throws -> [TopicPartitionOffset] {
+        var positions: [TopicPartitionOffset] = []
+        // The changelog's last record of every partition to open, read together.
+        let opening = Set(partitions.map(\.partition)).filter { relays[$0] == nil }.sorted()
+        let reader = changelogTopic.map { ChangelogReader(topic: $0, kafka: configuration.kafka, logger: logger) }
+        let tails = try reader?.tails(partitions: opening) ?? [:]
+        try placement.refresh()  // partitions may have been added since the start
+        for partition in Set(partitions.map(\.partition)).sorted() {
+            let relay = try relays[partition] ?? {
+                let store = try openPartition(partition, reader: reader, tail: tails[partition])
+                return try OutboxRelay(store: store, producer: producer, setAside: .init(
+                    deadLetterTopic: configuration.deadLetterTopic, worker: configuration.name, clock: configuration.clock,
+                    logger: logger, counter: metrics.unsendableOutputs), fenced: true)
+            }()
+            relays[partition] = relay
+            nextRetryAt[partition] = try relay.store.nextRetryDue()
+            let topics = partitions.filter { $0.partition == partition }.map(\.topic)
+            let stored = try relay.store.storedOffsets(topics: topics)
+            positions += stored
+            // Kafka's copy may lag SQLite's (the last owner died before its commit): commit
+            // what SQLite holds, or lag tools see applied messages as waiting (STOP) forever.
+            for p in stored {
+                if let offset = p.offset {
+                    uncommitted[p.withoutOffset] = offset
+                    inputOffsets[p.withoutOffset] = offset
+                }
+            }
+        }
         return positions
     }
 
