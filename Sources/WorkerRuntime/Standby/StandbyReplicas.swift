@@ -95,6 +95,9 @@ final class StandbyReplicas {
     private var waiting: [Int32] = []
     /// The catch-up running on the background thread.
     private var running: CatchUpJob?
+    /// The partitions the last placement gave this instance: a catch-up that ends after its
+    /// partition left this set is closed, not kept.
+    private var placed: Set<Int32> = []
     /// Partitions whose catch-up failed, and until when they are not placed again.
     private var backoff: [Int32: ContinuousClock.Instant] = [:]
     private var members: [String: (view: MemberView, heardAt: ContinuousClock.Instant)] = [:]
@@ -230,6 +233,7 @@ final class StandbyReplicas {
             try? job.store?.database.close()
         }
         var changed = false
+        placed.subtract(partitions)
         for partition in partitions {
             waiting.removeAll { $0 == partition }
             if let copy = copies.removeValue(forKey: partition) {
@@ -264,6 +268,7 @@ final class StandbyReplicas {
         }
         copies.removeAll()
         waiting.removeAll()
+        placed.removeAll()
         copiesGauge.record(0)
         reassignQuietly()
     }
@@ -304,6 +309,7 @@ final class StandbyReplicas {
         let wanted = StandbyPlacement.standbys(me: identity.id, myActive: active, members: members.values.map(\.view),
                                                partitionCount: partitionCount, replicas: replicas)
             .subtracting(active).subtracting(backoff.keys)
+        placed = wanted
         var held = Set(copies.keys).union(waiting)
         if let job = running { held.insert(job.partition) }
         guard wanted != held else { return }
@@ -389,7 +395,7 @@ final class StandbyReplicas {
         guard let job = running, job.done.wait(timeout: .now()) == .success else { return }
         running = nil
         switch job.outcome {
-        case .success(let (state, next)) where !active.contains(job.partition) && !shared:
+        case .success(let (state, next)) where placed.contains(job.partition) && !active.contains(job.partition) && !shared:
             if let store = job.store { copies[job.partition] = Copy(store: store, state: state, next: next) }
             catchUps.increment()
         case .success:
