@@ -90,6 +90,12 @@ struct StandbyTests {
         for log in [harness.workerLog(), readGrowingTextFile(secondLog)] {
             #expect(!log.split(separator: "\n").contains { $0.contains("state.role=standby") }, "a standby copy was opened in a shared directory")
         }
+        // Both still say what they own, under ids of their own (the second's is the directory's id + its pid).
+        let records = try harness.read(Membership.topic, timeout: .seconds(5)) { _ in false }
+        let owners = Dictionary(grouping: records.compactMap { Membership.decode($0.value) }, by: \.instance).mapValues { $0.last! }
+        #expect(owners.count == 2, "\(owners.keys.sorted())")
+        #expect(owners.values.allSatisfy { $0.standby.isEmpty })
+        #expect(Set(owners.values.flatMap(\.active)) == Set(Int32(0)..<4), "every partition owned by one of them")
     }
 
     private func waitForInstanceID(_ directory: URL) async -> String? {

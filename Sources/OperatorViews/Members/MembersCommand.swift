@@ -27,14 +27,20 @@ package struct MembersCommand: AsyncParsableCommand {
 
     package func run() async throws {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
-        let messages = try await OffPool.run("members-read") {
+        let (messages, counts) = try await OffPool.run("members-read") {
             let reader = try TopicReader(bootstrapServers: servers)
+            let counts = try reader.kafkaAdmin.topicPartitionCounts()
             let end = try reader.kafkaAdmin.watermarks(topic: Membership.topic, partition: 0).high
             try reader.start([Membership.topic])
-            return reader.read(timeout: .seconds(30)) { $0.last.map { $0.offset + 1 >= end } ?? (end == 0) }.messages
+            return (reader.read(timeout: .seconds(30)) { $0.last.map { $0.offset + 1 >= end } ?? (end == 0) }.messages, counts)
         }
+        // Each worker type's partitions are its changelog's (co-partitioned with its input).
+        let partitions = Dictionary(uniqueKeysWithValues: counts.compactMap { name, count -> (String, Int32)? in
+            guard name.hasPrefix("card."), name.hasSuffix("-changelog") else { return nil }
+            return (String(name.dropFirst("card.".count).dropLast("-changelog".count)), count)
+        })
         let view = MembershipView(messages.map { ($0.key.map { String(decoding: $0, as: UTF8.self) } ?? "", Membership.decode($0.value), $0.value == nil, $0.timestampMilliseconds ?? 0) },
-                                  nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+                                  nowMs: Int64(Date().timeIntervalSince1970 * 1000), partitionCounts: partitions)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -57,21 +63,26 @@ package struct MembershipView: Sendable {
         package var delayMs: Int64?
         /// Seconds since its newest record (by the record's Kafka timestamp).
         package var heardSecondsAgo: Double
+        /// Not heard for 10 s, or its timestamp is more than 10 s ahead of this clock (not believed).
         package var gone: Bool
     }
 
     package let instances: [Instance]
+    /// Partitions per worker type (its changelog's count), when known: to find partitions nobody reports owning.
+    package let partitionCounts: [String: Int32]
 
     /// - Parameter records: in offset order: key, decoded record (nil: not one), whether it is a tombstone, Kafka timestamp (ms).
-    package init(_ records: [(key: String, record: Membership.Record?, tombstone: Bool, timestampMs: Int64)], nowMs: Int64) {
+    package init(_ records: [(key: String, record: Membership.Record?, tombstone: Bool, timestampMs: Int64)], nowMs: Int64,
+                 partitionCounts: [String: Int32] = [:]) {
+        self.partitionCounts = partitionCounts
         var newest: [String: Instance] = [:]
         for (key, record, tombstone, timestamp) in records {
             if tombstone { newest[key] = nil; continue }
             guard let record else { continue }
-            let age = Double(max(0, nowMs - timestamp)) / 1000
+            let age = Double(nowMs - timestamp) / 1000
             newest[key] = Instance(worker: record.worker, instance: record.instance, active: record.active, standby: record.standby,
                                    behindRecords: record.standbyLag.values.max() ?? 0, delayMs: record.standbyDelayMs,
-                                   heardSecondsAgo: age, gone: age > 10)
+                                   heardSecondsAgo: age, gone: age > 10 || age < -10)
         }
         instances = newest.values.sorted { ($0.worker, $0.instance) < ($1.worker, $1.instance) }
     }
@@ -82,6 +93,14 @@ package struct MembershipView: Sendable {
         let known = Set(live.flatMap { $0.active + $0.standby })
         let copied = Set(live.flatMap(\.standby))
         return known.subtracting(copied).sorted()
+    }
+
+    /// Partitions of `worker` that no live instance reports owning (a rebalance under way, or an
+    /// instance that writes no record); empty when the partition count is unknown.
+    package func withoutOwner(worker: String) -> [Int32] {
+        guard let count = partitionCounts[worker] else { return [] }
+        let owned = Set(instances.filter { $0.worker == worker && !$0.gone }.flatMap(\.active))
+        return (0..<count).filter { !owned.contains($0) }
     }
 
     package func render() -> String {
@@ -98,19 +117,25 @@ package struct MembershipView: Sendable {
             }
             return parts.joined(separator: ",")
         }
+        // Padded to a column, never cut: a long partition list pushes the rest of its line right.
+        func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text : text + String(repeating: " ", count: width - text.count) }
         var lines = ["worker      instance                  owns             standby copies   behind  delay    heard"]
         for i in instances {
-            lines.append([i.worker.padding(toLength: 11, withPad: " ", startingAt: 0),
-                          i.instance.padding(toLength: 25, withPad: " ", startingAt: 0),
-                          ranges(i.active).padding(toLength: 16, withPad: " ", startingAt: 0),
-                          ranges(i.standby).padding(toLength: 16, withPad: " ", startingAt: 0),
-                          String(i.behindRecords).padding(toLength: 7, withPad: " ", startingAt: 0),
-                          (i.delayMs.map { "\($0) ms" } ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0),
-                          String(format: "%.0f s ago", i.heardSecondsAgo) + (i.gone ? " (gone)" : "")].joined(separator: " "))
+            let heard = i.heardSecondsAgo < -10 ? "clock \(Int(-i.heardSecondsAgo)) s ahead (gone)"
+                : String(format: "%.0f s ago", max(0, i.heardSecondsAgo)) + (i.gone ? " (gone)" : "")
+            lines.append([pad(i.worker, 11), pad(i.instance, 25), pad(ranges(i.active), 16), pad(ranges(i.standby), 16),
+                          pad(String(i.behindRecords), 7), pad(i.delayMs.map { "\($0) ms" } ?? "-", 8), heard].joined(separator: " "))
         }
         for worker in Set(instances.map(\.worker)).sorted() {
+            guard instances.contains(where: { $0.worker == worker && !$0.gone }) else {
+                lines.append("\(worker): no live instance")
+                continue
+            }
             let missing = withoutCopy(worker: worker)
-            lines.append("\(worker): " + (missing.isEmpty ? "every partition has a standby copy" : "no standby copy of partition(s) \(ranges(missing))"))
+            var line = "\(worker): " + (missing.isEmpty ? "every owned partition has a standby copy" : "no standby copy of partition(s) \(ranges(missing))")
+            let unowned = withoutOwner(worker: worker)
+            if !unowned.isEmpty { line += "; partition(s) \(ranges(unowned)) owned by no instance heard (a rebalance, or an instance that writes no record)" }
+            lines.append(line)
         }
         return lines.joined(separator: "\n")
     }

@@ -165,16 +165,16 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         let identity = try InstanceIdentity.load(directory: configuration.stateDirectory, logger: logger)
         instanceIdentity = identity
         let replicas = try configuration.standbyReplicas ?? StandbyReplicaSetting.fromEnvironment()
-        guard replicas > 0 else {
-            logger.notice("standby copies off (\(StandbyReplicaSetting.environmentVariable)=0): a partition that moves here is restored")
-            return
-        }
         guard counts[Membership.topic] != nil else {
             logger.notice("standby copies off: the membership topic does not exist (apply Topics/ to turn them on)",
                           metadata: [LogKey.topic: "\(Membership.topic)"])
             return
         }
-        guard identity.ownsDirectory else { return }
+        // An instance that keeps no copies (0 replicas, or a shared directory) still says what it
+        // owns, so others place copies of its partitions and `fleet members` shows it.
+        if replicas == 0 {
+            logger.notice("standby copies off (\(StandbyReplicaSetting.environmentVariable)=0): a partition that moves here is restored")
+        }
         do {
             standby = try StandbyReplicas(worker: configuration.name, identity: identity, replicas: replicas, changelogTopic: changelogTopic,
                                           partitionCount: counts[changelogTopic] ?? 0, handler: handler, configuration: configuration,
@@ -471,7 +471,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
         var positions: [TopicPartitionOffset] = []
         fence.abandon()
-        standby?.assignmentChanged()
+        standby?.assignmentChanged(assigned: true)
         // A standby copy of a partition this instance now owns is its file: closed here, opened below as the owner's.
         standby?.release(Set(partitions.map(\.partition)))
         // A broker down or a leader moving makes the changelog's reads fail for a few seconds: try
@@ -560,7 +560,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     }
 
     func partitionsRevoked(_ partitions: [TopicPartitionOffset]) {
-        standby?.assignmentChanged()
+        standby?.assignmentChanged(assigned: false)
         if removedFromGroup { return partitionsLost(partitions) }
         // A revoke is not proof of ownership: the embedded broker completes a rebalance without a
         // member still in its revoke (and Kafka after `max.poll.interval.ms`), and a member whose
@@ -604,7 +604,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     /// no one else owns the partitions yet; the fence commits often, so this path also serves
     /// ordinary rebalances, and must leave no copy behind there either.
     func partitionsLost(_ partitions: [TopicPartitionOffset]) {
-        standby?.assignmentChanged()
+        standby?.assignmentChanged(assigned: false)
         let deadline = shutdownDeadline ?? ContinuousClock.now + configuration.drainTimeout
         var held = 0
         for partition in Set(partitions.map(\.partition)).sorted() {

@@ -71,6 +71,7 @@ final class InstanceIdentity: Sendable {
         if shared >= 0 { flock(shared, LOCK_SH) }
         logger.warning("another live process uses this state directory: no standby copies are kept in it (give each instance its own directory)",
                        metadata: ["state.directory": "\(directory.path)"])
-        return InstanceIdentity(id: id, ownsDirectory: false, held: shared, probe: -1)
+        // Its own id, so its heartbeats do not overwrite those of the process that holds the directory.
+        return InstanceIdentity(id: "\(id)+\(getpid())", ownsDirectory: false, held: shared, probe: -1)
     }
 }

@@ -110,8 +110,10 @@ final class StandbyReplicas {
     /// a heartbeat interval after it: mid-rebalance the instance holds nothing for a moment and
     /// would place copies of its own partitions.
     private var lastAssignmentChange: ContinuousClock.Instant?
-    /// Set while another process uses the state directory: no copies, and a tombstone instead of heartbeats.
+    /// Set while another process uses the state directory: no copies kept, heartbeats go on.
     private var shared = false
+    /// Partitions were taken and the rebalance's assignment has not come yet.
+    private var awaitingAssignment = false
     private var consumerAssignment: [TopicPartitionOffset] = []
     private let copiesGauge: Gauge
     private let catchUps: Counter
@@ -168,17 +170,14 @@ final class StandbyReplicas {
     /// (placed again after ``failureBackoff``); nothing here may stop the active work.
     /// - Parameter active: the partitions this instance owns now.
     func pump(active: Set<Int32>) {
-        // Another process came to this directory: its partitions' files are here too, so no copy may stay open.
-        if identity.isShared {
-            if !shared {
-                shared = true
-                logger.warning("another process uses this state directory now: standby copies dropped, none kept until it leaves")
-                dropEverything()
-                tombstone()
-            }
-            return
+        // Another process came to this directory: its partitions' files are here too, so no copy may
+        // stay open; this instance goes on saying what it owns.
+        let sharedNow = identity.isShared
+        if sharedNow && !shared && identity.ownsDirectory {
+            logger.warning("another process uses this state directory now: standby copies dropped, none kept until it leaves")
         }
-        shared = false
+        if sharedNow && (!copies.isEmpty || !waiting.isEmpty || running != nil) { dropEverything() }
+        shared = sharedNow
         let result = consumer.poll(maxMessages: 2000, timeout: .zero)
         for error in result.errors {
             // A changelog partition that failed (its offset gone to retention, say) is paused by the
@@ -207,17 +206,20 @@ final class StandbyReplicas {
         collectCatchUp(active: active)
         if ContinuousClock.now - lastHeartbeat >= Membership.heartbeatInterval {
             lastHeartbeat = .now
-            if membershipNext >= membershipStartHigh, let changed = lastAssignmentChange,
+            if !shared, !awaitingAssignment, membershipNext >= membershipStartHigh, let changed = lastAssignmentChange,
                ContinuousClock.now - changed >= Membership.heartbeatInterval {
                 place(active: active)
             }
             publish(active: active)
         }
-        startCatchUp()
+        if !shared { startCatchUp() }
     }
 
-    /// The group assigned or took partitions (called from the rebalance callbacks).
-    func assignmentChanged() {
+    /// The group assigned (`assigned`) or took partitions (called from the rebalance callbacks).
+    /// After partitions are taken the instance waits for the rebalance's assignment before placing:
+    /// an eager rebalance revokes everything and may take longer than a heartbeat to assign.
+    func assignmentChanged(assigned: Bool) {
+        awaitingAssignment = !assigned
         lastAssignmentChange = .now
         // Others learn of it at the next heartbeat, which comes now.
         lastHeartbeat = ContinuousClock.now - Membership.heartbeatInterval
@@ -289,7 +291,8 @@ final class StandbyReplicas {
             return
         }
         // A value that is not a member record (a foreign writer's) is ignored, never fatal.
-        guard let record = Membership.decode(message.value), record.worker == worker, record.instance == instance else { return }
+        guard let record = Membership.decode(message.value), record.worker == worker, record.instance == instance,
+              record.active.allSatisfy({ (0..<partitionCount).contains($0) }) else { return }
         // Liveness on this instance's clock: a record read live was heard now; one of the backlog
         // read at start is dated by its Kafka timestamp (the writer's clock), never later than now.
         var heardAt = ContinuousClock.now
