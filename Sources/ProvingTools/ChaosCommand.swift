@@ -425,6 +425,13 @@ package struct ChaosCommand: AsyncParsableCommand {
         let kills = fleet.killsByWorker, restarts = fleet.restartsByWorker
         Terminal.say("kills: \(kills.values.reduce(0, +)) SIGKILL (" + FleetUnderTest.workerNames.map { "\($0) \(kills[$0, default: 0])" }.joined(separator: ", ")
                      + "); restarts: \(restarts.values.reduce(0, +)); unexpected exits: \(fleet.unexpectedExits.isEmpty ? "none" : "\(fleet.unexpectedExits)")")
+        // Why each one exited: the work folder is removed on PASS, so say it here (worker log lines are masked).
+        for name in fleet.unexpectedExits.keys.sorted() {
+            let reasons = fleet.logText(name).split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") }
+                .filter { !$0.contains("rdkafka.facility") }.suffix(3)
+            for line in reasons { Terminal.say("  \(name) exit reason: \(line.prefix(400))") }
+            if reasons.isEmpty { Terminal.say("  \(name): no error line in its log") }
+        }
         if instances > 1 {
             let started = fleet.instancesStarted
             let tally: String = WorkerEvent.kinds.map { (kind: String) -> String in "\(events[kind, default: 0])× \(kind)" }.joined(separator: ", ")
