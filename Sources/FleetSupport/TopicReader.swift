@@ -49,6 +49,41 @@ public final class TopicReader: Sendable {
         return (messages, errors)
     }
 
+    /// Every message `topic` holds now: each partition from its low watermark up to the high
+    /// watermark it had when asked (later messages are not waited for), in per-partition order.
+    /// Blocking. For a topic only the fleet writes (no transaction markers), so every offset up to
+    /// the end arrives.
+    /// - Returns: nothing for a missing or empty topic.
+    /// - Throws: `KafkaError` (`.consume`) naming the partitions not read to their end within
+    ///   `timeout`: a partial read is no answer.
+    public func readToEnd(_ topic: String, timeout: Duration = .seconds(60)) throws -> [ConsumedMessage] {
+        guard let count = try admin.topicPartitionCounts()[topic] else { return [] }
+        var remaining: Int64 = 0
+        var ends: [Int32: Int64] = [:]
+        for partition in 0..<count {
+            let (low, high) = try admin.watermarks(topic: topic, partition: partition)
+            remaining += high - low
+            ends[partition] = high
+        }
+        guard remaining > 0 else { return [] }
+        try start([topic])
+        var messages: [ConsumedMessage] = []
+        let deadline = ContinuousClock.now + timeout
+        // Done when every partition reached the end it had when we looked.
+        var reached: [Int32: Int64] = [:]
+        func behind() -> [Int32] { ends.filter { $0.value > 0 && (reached[$0.key] ?? -1) + 1 < $0.value }.map(\.key).sorted() }
+        while ContinuousClock.now < deadline, !behind().isEmpty {
+            for message in poll(timeout: .milliseconds(100)).messages where message.offset < ends[message.partition] ?? 0 {
+                messages.append(message)
+                reached[message.partition] = max(reached[message.partition] ?? -1, message.offset)
+            }
+        }
+        if !behind().isEmpty {
+            throw KafkaError(code: .consume, reason: "\(topic) could not be read to its end within \(Int(timeout.components.seconds)) s (partitions \(behind()))")
+        }
+        return messages
+    }
+
     /// One poll: whatever arrives within `timeout`. Blocking for at most `timeout`.
     public func poll(timeout: Duration = .milliseconds(20)) -> PollResult {
         consumer.poll(maxMessages: 10_000, timeout: timeout)

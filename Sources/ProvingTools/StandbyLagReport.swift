@@ -15,12 +15,9 @@ struct StandbyLagReport {
     var delaysMs: [Double] = []
 
     /// Reads the membership topic from its oldest record to its end.
-    /// - Throws: `KafkaError` when the topic cannot be read.
+    /// - Throws: `KafkaError` when the topic cannot be read (to its end within `timeout`).
     static func read(bootstrapServers: String, timeout: Duration = .seconds(30)) throws -> StandbyLagReport {
-        let reader = try TopicReader(bootstrapServers: bootstrapServers)
-        let end = try reader.kafkaAdmin.watermarks(topic: Membership.topic, partition: 0).high
-        try reader.start([Membership.topic])
-        let messages = reader.read(timeout: timeout) { $0.last.map { $0.offset + 1 >= end } ?? (end == 0) }.messages
+        let messages = try TopicReader(bootstrapServers: bootstrapServers).readToEnd(Membership.topic, timeout: timeout)
         var report = StandbyLagReport()
         for record in messages.compactMap({ Membership.decode($0.value) }) where !record.standby.isEmpty {
             report.heartbeats += 1

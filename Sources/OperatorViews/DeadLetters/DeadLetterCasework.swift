@@ -168,34 +168,11 @@ final class DeadLetterCasework: Sendable {
 
     /// Reads a topic from its low to its high watermark as they are now.
     private func readAll(_ topic: String) throws -> [ConsumedMessage] {
-        let reader = try TopicReader(bootstrapServers: servers, logger: logger)
-        let admin = reader.kafkaAdmin
-        guard let count = try admin.topicPartitionCounts()[topic] else { return [] }
-        var remaining: Int64 = 0
-        var ends: [Int32: Int64] = [:]
-        for partition in 0..<count {
-            let (low, high) = try admin.watermarks(topic: topic, partition: partition)
-            remaining += high - low
-            ends[partition] = high
+        do {
+            return try TopicReader(bootstrapServers: servers, logger: logger).readToEnd(topic)
+        } catch let error as KafkaError where error.code == .consume {
+            // A partial read would make "replayed once" and the counts wrong: better no answer.
+            throw KafkaError(code: .consume, reason: "\(error.reason); nothing was done")
         }
-        guard remaining > 0 else { return [] }
-        try reader.start([topic])
-        var messages: [ConsumedMessage] = []
-        let deadline = ContinuousClock.now + .seconds(60)
-        // Done when every partition reached the end it had when we looked.
-        var reached: [Int32: Int64] = [:]
-        func behind() -> [Int32] { ends.filter { $0.value > 0 && (reached[$0.key] ?? -1) + 1 < $0.value }.map(\.key).sorted() }
-        while ContinuousClock.now < deadline, !behind().isEmpty {
-            // Only the fleet writes these topics (no transaction markers), so every offset up to the end arrives.
-            for message in reader.poll(timeout: .milliseconds(100)).messages where message.offset < ends[message.partition] ?? 0 {
-                messages.append(message)
-                reached[message.partition] = max(reached[message.partition] ?? -1, message.offset)
-            }
-        }
-        // A partial read would make "replayed once" and the counts wrong: better no answer.
-        if !behind().isEmpty {
-            throw KafkaError(code: .consume, reason: "\(topic) could not be read to its end within 60 s (partitions \(behind())); nothing was done")
-        }
-        return messages
     }
 }

@@ -29,10 +29,7 @@ package struct MembersCommand: AsyncParsableCommand {
         let servers = try brokers ?? BrokerList.embedded(runDir: runDir)
         let (messages, counts) = try await OffPool.run("members-read") {
             let reader = try TopicReader(bootstrapServers: servers)
-            let counts = try reader.kafkaAdmin.topicPartitionCounts()
-            let end = try reader.kafkaAdmin.watermarks(topic: Membership.topic, partition: 0).high
-            try reader.start([Membership.topic])
-            return (reader.read(timeout: .seconds(30)) { $0.last.map { $0.offset + 1 >= end } ?? (end == 0) }.messages, counts)
+            return (try reader.readToEnd(Membership.topic, timeout: .seconds(30)), try reader.kafkaAdmin.topicPartitionCounts())
         }
         // Each worker type's partitions are its changelog's (co-partitioned with its input).
         let partitions = Dictionary(uniqueKeysWithValues: counts.compactMap { name, count -> (String, Int32)? in

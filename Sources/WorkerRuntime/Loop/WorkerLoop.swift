@@ -539,10 +539,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     /// changelog when the local file is missing or older than what the changelog holds. Runs before
     /// the partition's positions are handed to the consumer, so no input is read before.
     private func openPartition(_ partition: Int32, reader: ChangelogReader?, tail: ChangelogReader.Tail?) throws -> PartitionStore {
-        let open = {
-            try PartitionStore(directory: self.configuration.stateDirectory, partition: partition, handler: self.handler,
-                               cacheKiB: self.configuration.partitionCacheKiB)
-        }
+        let open = { try PartitionStore(partition: partition, handler: self.handler, configuration: self.configuration) }
         let store = try open()
         guard let changelogTopic else { return store }
         guard let reader, let tail else { throw StateChangelogError("partition \(partition): its changelog tail was not read") }

@@ -3,7 +3,6 @@ import GRDB
 import Kafka
 import Logging
 import Metrics
-import SQLiteChangeset
 
 /// How many standby copies of each partition a worker type keeps (Kafka Streams'
 /// `num.standby.replicas`), from `CARD_STANDBY_REPLICAS`.
@@ -229,18 +228,12 @@ final class StandbyReplicas {
     /// (the files stay: the owner's opening finds them current or nearly so). A catch-up of one of
     /// them still running is waited for first.
     func release(_ partitions: Set<Int32>) {
-        if let job = running, partitions.contains(job.partition) {
-            job.done.wait()
-            running = nil
-            try? job.store?.database.close()
-        }
+        if let job = running, partitions.contains(job.partition) { abandonCatchUp() }
         var changed = false
         placed.subtract(partitions)
         for partition in partitions {
             waiting.removeAll { $0 == partition }
-            if let copy = copies.removeValue(forKey: partition) {
-                try? copy.store.database.close()
-                lagGauge(partition).record(0)
+            if let copy = closeCopy(partition) {
                 changed = true
                 logger.info("standby copy handed over to the active owner", metadata: [
                     LogKey.partition: "\(partition)", "state.version": "\(copy.state.version)"])
@@ -259,16 +252,8 @@ final class StandbyReplicas {
     }
 
     private func dropEverything() {
-        if let job = running {
-            job.done.wait()
-            try? job.store?.database.close()
-            running = nil
-        }
-        for (partition, copy) in copies {
-            try? copy.store.database.close()
-            lagGauge(partition).record(0)
-        }
-        copies.removeAll()
+        abandonCatchUp()
+        for partition in Array(copies.keys) { closeCopy(partition) }
         waiting.removeAll()
         placed.removeAll()
         copiesGauge.record(0)
@@ -318,10 +303,7 @@ final class StandbyReplicas {
         guard wanted != held else { return }
         for partition in held.subtracting(wanted) {
             waiting.removeAll { $0 == partition }
-            if let copy = copies.removeValue(forKey: partition) {
-                try? copy.store.database.close()
-                lagGauge(partition).record(0)
-            }
+            closeCopy(partition)
             // A running catch-up of it is collected and closed when it ends (no longer wanted then).
         }
         waiting += wanted.subtracting(held).sorted()
@@ -329,6 +311,24 @@ final class StandbyReplicas {
                                                         "members": "\(members.count + 1)"])
         reassignQuietly()
         copiesGauge.record(copies.count)
+    }
+
+    /// Removes partition `partition`'s copy, closes its file and zeroes its lag gauge.
+    /// - Returns: the copy, or nil when there was none.
+    @discardableResult
+    private func closeCopy(_ partition: Int32) -> Copy? {
+        guard let copy = copies.removeValue(forKey: partition) else { return nil }
+        try? copy.store.database.close()
+        lagGauge(partition).record(0)
+        return copy
+    }
+
+    /// Waits for the running catch-up to end and closes what it opened (its outcome is not kept).
+    private func abandonCatchUp() {
+        guard let job = running else { return }
+        job.done.wait()
+        try? job.store?.database.close()
+        running = nil
     }
 
     private func lagGauge(_ partition: Int32) -> Gauge {
@@ -376,10 +376,7 @@ final class StandbyReplicas {
                 guard let tail = try reader.tails(partitions: [partition])[partition] else {
                     throw StateChangelogError("changelog partition \(partition) not found")
                 }
-                let open = {
-                    try PartitionStore(directory: configuration.stateDirectory, partition: partition, handler: handler,
-                                       cacheKiB: configuration.partitionCacheKiB)
-                }
+                let open = { try PartitionStore(partition: partition, handler: handler, configuration: configuration) }
                 let store = try job.store ?? open()
                 job.store = store
                 let result = try ChangelogCatchUp(reader: reader, directory: configuration.stateDirectory, partition: partition,
@@ -431,10 +428,7 @@ final class StandbyReplicas {
         }
         do {
             if !toApply.isEmpty {
-                try copy.store.database.write { db in
-                    for (entry, _) in toApply { _ = try Changeset(bytes: entry.changeset).apply(to: db, policy: .replace) }
-                    try PartitionStore.setAnchor(db, state)
-                }
+                _ = try copy.store.database.write { try ChangelogRestore.apply(toApply.map(\.0), in: $0) }
                 copy.state = state
                 let now = Self.nowMs()
                 for case (_, let timestamp?) in toApply {

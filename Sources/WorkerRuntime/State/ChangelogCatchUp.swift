@@ -86,15 +86,16 @@ struct ChangelogCatchUp {
         let plan = try ChangelogChain.plan(contents.entries, snapshots: contents.snapshots)
         let head = plan.head
         func seconds() -> String { String(format: "%.3f", (ContinuousClock.now - started).seconds) }
+        func applying(_ applied: Int, of total: Int) {
+            logger.info("restore: applying", metadata: metadata.merging([
+                "restore.applied": "\(applied)", "restore.total": "\(total)"]) { a, _ in a })
+        }
         if try current(head) {
             logger.info("partition state current after reading the whole changelog: local file used as is", metadata: metadata)
             return Result(store: store, seenEpoch: seenEpoch, readInFull: true, state: history.checkpoint, resumeAt: contents.incompleteFrom)
         }
         if let records = ChangelogRestore.tail(of: plan, after: history) {
-            let conflicts = try ChangelogRestore.applyTail(records, to: store.database) { applied in
-                logger.info("restore: applying", metadata: metadata.merging([
-                    "restore.applied": "\(applied)", "restore.total": "\(records.count)"]) { a, _ in a })
-            }
+            let conflicts = try ChangelogRestore.applyTail(records, to: store.database) { applying($0, of: records.count) }
             logger.notice("partition state caught up from the changelog in place", metadata: metadata.merging([
                 "state.version": "\(head?.version ?? 0)", "state.from.version": "\(history.checkpoint.version)",
                 "restore.records": "\(records.count)", "restore.bytes": "\(records.reduce(0) { $0 + $1.changeset.count })",
@@ -104,10 +105,7 @@ struct ChangelogCatchUp {
         }
         try store.database.close()
         let bytes = plan.chain.reduce(0) { $0 + $1.changeset.count }
-        let conflicts = try ChangelogRestore.restore(plan, directory: directory, partition: partition, handler: handler) { applied, total in
-            logger.info("restore: applying", metadata: metadata.merging([
-                "restore.applied": "\(applied)", "restore.total": "\(total)"]) { a, _ in a })
-        }
+        let conflicts = try ChangelogRestore.restore(plan, directory: directory, partition: partition, handler: handler) { applying($0, of: $1) }
         store = try open()
         logger.notice("partition state restored from the changelog", metadata: metadata.merging([
             "state.version": "\(head?.version ?? 0)", "restore.snapshot.version": "\(plan.base?.state.version ?? 0)",

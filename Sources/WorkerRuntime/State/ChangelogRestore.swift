@@ -344,22 +344,43 @@ enum ChangelogRestore {
     /// lead to states the changelog holds already. Conflict policy `.replace`, as a restore.
     /// - Returns: conflicts met (none on a consistent chain).
     static func applyTail(_ records: ArraySlice<ChangelogEntry>, to database: DatabasePool, progress: (Int) -> Void = { _ in }) throws -> Int {
+        try database.write { try $0.execute(sql: "DELETE FROM runtime_changelog_out_unlogged") }
+        return try applyInSlices(records, to: database, progress: progress)
+    }
+
+    /// Applies `records` in order, 500 per transaction (a big chain neither holds one huge
+    /// transaction nor commits per record), each with ``apply(_:in:)``.
+    /// - Parameter progress: records applied so far, about every 5 s.
+    /// - Returns: conflicts met.
+    private static func applyInSlices(_ records: ArraySlice<ChangelogEntry>, to database: some DatabaseWriter,
+                                      progress: (Int) -> Void) throws -> Int {
         var conflicts = 0
         var applied = 0
         var lastReport = ContinuousClock.now
-        try database.write { try $0.execute(sql: "DELETE FROM runtime_changelog_out_unlogged") }
         for start in stride(from: records.startIndex, to: records.endIndex, by: 500) {
             let slice = records[start..<min(start + 500, records.endIndex)]
-            try database.write { db in
-                for entry in slice { conflicts += try Changeset(bytes: entry.changeset).apply(to: db, policy: .replace) }
-                if let last = slice.last { try PartitionStore.setAnchor(db, StatePoint(version: last.version, epoch: last.epoch)) }
-            }
+            conflicts += try database.write { try apply(slice, in: $0) }
             applied += slice.count
             if ContinuousClock.now - lastReport >= .seconds(5) {
                 lastReport = ContinuousClock.now
                 progress(applied)
             }
         }
+        return conflicts
+    }
+
+    /// Applies consecutive records of a chain in the caller's transaction (conflict policy
+    /// `.replace`: the changelog's row wins) and moves the anchor to the state the last one
+    /// reaches: the file's content and its knowledge of being in the changelog change together.
+    /// - Returns: conflicts met (none on a consistent chain).
+    static func apply(_ records: some Collection<ChangelogEntry>, in db: Database) throws -> Int {
+        var conflicts = 0
+        var reached: StatePoint?
+        for entry in records {
+            conflicts += try Changeset(bytes: entry.changeset).apply(to: db, policy: .replace)
+            reached = StatePoint(version: entry.version, epoch: entry.epoch)
+        }
+        if let reached { try PartitionStore.setAnchor(db, reached) }
         return conflicts
     }
 
@@ -396,21 +417,8 @@ enum ChangelogRestore {
         try PartitionStore.migrator(handler: handler).migrate(queue)
         // The image's send queue held records its owner had not yet delivered: not this owner's to send.
         try queue.write { try $0.execute(sql: "DELETE FROM runtime_changelog_out_unlogged") }
-        var conflicts = 0
-        var applied = 0
-        var lastReport = ContinuousClock.now
-        // One transaction per slice: a big chain neither holds one huge transaction nor commits per record.
-        for start in stride(from: 0, to: chain.count, by: 500) {
-            let slice = chain[start..<min(start + 500, chain.count)]
-            try queue.write { db in
-                for entry in slice { conflicts += try Changeset(bytes: entry.changeset).apply(to: db, policy: .replace) }
-            }
-            applied += slice.count
-            if ContinuousClock.now - lastReport >= .seconds(5) {
-                lastReport = ContinuousClock.now
-                progress(applied, chain.count)
-            }
-        }
+        // The anchor each slice sets is in a file no one opens before the rename below.
+        let conflicts = try applyInSlices(chain[...], to: queue) { progress($0, chain.count) }
         // The restored file stands at the chain's head, which is in the changelog: its anchor (the
         // image's own anchor, its writer's, is replaced with it).
         try queue.write { db in
@@ -424,7 +432,7 @@ enum ChangelogRestore {
         guard rename(restoring.path, target.path) == 0 else {
             throw StateChangelogError("could not rename \(restoring.path) over \(target.path): errno \(errno)")
         }
-        progress(applied, chain.count)
+        progress(chain.count, chain.count)
         return conflicts
     }
 }

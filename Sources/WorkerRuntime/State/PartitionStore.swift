@@ -34,6 +34,13 @@ final class PartitionStore {
         try database.read(PrimaryKeyCheck.verify)
     }
 
+    /// Opens partition `partition`'s file in a worker's state directory, with its page cache
+    /// (`partitionCacheKiB`): as its owner or as a standby copy.
+    convenience init(partition: Int32, handler: any WorkerHandler, configuration: WorkerConfiguration) throws {
+        try self.init(directory: configuration.stateDirectory, partition: partition, handler: handler,
+                      cacheKiB: configuration.partitionCacheKiB)
+    }
+
     /// `<directory>/partition-NNN.sqlite`.
     static func fileURL(directory: URL, partition: Int32) -> URL {
         directory.appendingPathComponent(String(format: "partition-%03d.sqlite", partition))
