@@ -16,9 +16,7 @@ int card_session_create(void *db, void **session) {
     sqlite3_session *s = NULL;
     int rc = sqlite3session_create((sqlite3 *)db, "main", &s);
     if (rc != SQLITE_OK) return rc;
-    int size = 1;  // enables sqlite3session_changeset_size (a transaction closes early when it grows)
-    rc = sqlite3session_object_config(s, SQLITE_SESSION_OBJCONFIG_SIZE, &size);
-    if (rc == SQLITE_OK) rc = sqlite3session_attach(s, NULL);
+    rc = sqlite3session_attach(s, NULL);
     if (rc != SQLITE_OK) {
         sqlite3session_delete(s);
         return rc;
@@ -34,10 +32,12 @@ void card_session_delete(void *session) {
 
 int card_session_isempty(void *session) { return sqlite3session_isempty((sqlite3_session *)session); }
 
-int64_t card_session_changeset_size(void *session) { return sqlite3session_changeset_size((sqlite3_session *)session); }
-
 int card_session_changeset(void *session, int *size, void **changeset) {
     return sqlite3session_changeset((sqlite3_session *)session, size, changeset);
+}
+
+int card_session_patchset(void *session, int *size, void **patchset) {
+    return sqlite3session_patchset((sqlite3_session *)session, size, patchset);
 }
 
 void card_sqlite_free(void *pointer) { sqlite3_free(pointer); }

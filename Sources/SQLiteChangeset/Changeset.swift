@@ -5,8 +5,14 @@ import GRDB
 /// (https://sqlite.org/sessionintro.html): every row inserted, updated or deleted in every table
 /// that has a declared PRIMARY KEY, consolidated per row (a row inserted then updated is one
 /// insert; a row inserted and deleted in the same transaction is absent).
+///
+/// The bytes may also be a **patchset** (``ChangesetRecorder/patchset()``, `sqlite3session_patchset`):
+/// the same changes without the old values, so a deleted row carries only its primary key and an
+/// updated row its key and new values. SQLite reads either format (the table headers say which), so
+/// ``counts()`` and ``apply(to:policy:)`` take both; applying a patchset cannot meet a `DATA`
+/// conflict (there are no old values to compare), only a missing row or a clashing insert.
 public struct Changeset: Sendable, Equatable {
-    /// The changeset bytes as `sqlite3session_changeset` wrote them.
+    /// The bytes as `sqlite3session_changeset` or `sqlite3session_patchset` wrote them.
     public var bytes: [UInt8]
 
     public init(bytes: [UInt8]) { self.bytes = bytes }
@@ -103,9 +109,6 @@ public final class ChangesetRecorder {
     /// Whether no net change has been recorded (`sqlite3session_isempty`).
     public var isEmpty: Bool { session.map { card_session_isempty($0) != 0 } ?? true }
 
-    /// Size in bytes the changeset would have now (`sqlite3session_changeset_size`).
-    public var size: Int { session.map { Int(card_session_changeset_size($0)) } ?? 0 }
-
     /// The changes recorded so far, consolidated per row.
     /// - Throws: ``ChangesetError`` (SQLITE_NOMEM, or a schema change under the session).
     public func changeset() throws -> Changeset {
@@ -115,6 +118,22 @@ public final class ChangesetRecorder {
         let rc = card_session_changeset(session, &size, &buffer)
         defer { card_sqlite_free(buffer) }
         guard rc == 0 else { throw ChangesetError(code: rc, message: "sqlite3session_changeset failed") }
+        guard let buffer, size > 0 else { return Changeset(bytes: []) }
+        return Changeset(bytes: Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
+    }
+
+    /// The changes recorded so far as a patchset: what ``changeset()`` holds without the old values
+    /// (a deleted row is its primary key only; an updated row its key and new values). The state
+    /// changelog sends these: a delivered outbox row's deletion costs its key, not its whole payload
+    /// again (README, Figures, "patchsets").
+    /// - Throws: ``ChangesetError`` (SQLITE_NOMEM, or a schema change under the session).
+    public func patchset() throws -> Changeset {
+        guard let session else { return Changeset(bytes: []) }
+        var size: Int32 = 0
+        var buffer: UnsafeMutableRawPointer?
+        let rc = card_session_patchset(session, &size, &buffer)
+        defer { card_sqlite_free(buffer) }
+        guard rc == 0 else { throw ChangesetError(code: rc, message: "sqlite3session_patchset failed") }
         guard let buffer, size > 0 else { return Changeset(bytes: []) }
         return Changeset(bytes: Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
     }

@@ -93,6 +93,49 @@ struct ChangesetTests {
         #expect(try copy.outboxRows(after: 0, limit: 10).map(\.seq) == [2, 3])
     }
 
+    @Test("a patchset of the same transactions gives the same rows; a deleted outbox row costs its key, not its payload")
+    func patchsetRoundTrip() throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = try store("source"), copy = try store("copy")
+        let payload = [UInt8](repeating: UInt8(ascii: "x"), count: 2_000)
+        func recorded(_ body: (Database) throws -> Void) throws -> (changeset: Changeset, patchset: Changeset) {
+            try source.database.write { db in
+                let recorder = try ChangesetRecorder(db)
+                defer { recorder.close() }
+                try body(db)
+                return (try recorder.changeset(), try recorder.patchset())
+            }
+        }
+        let append = try recorded { db in
+            try PartitionStore.recordOffset(db, topic: "test.input", partition: 0, next: 1)
+            for n in 0..<3 {
+                _ = try PartitionStore.append(db, OutboundMessage(topic: "test.output", key: "k", value: payload, id: "out/\(n)", headers: []))
+            }
+            try db.execute(sql: "INSERT INTO tally (key, n) VALUES ('k', 1)")
+        }
+        let deliver = try recorded { db in
+            try PartitionStore.deleteOutbox(db, seqs: [1, 2])
+            try PartitionStore.recordOffset(db, topic: "test.input", partition: 0, next: 2)
+            try db.execute(sql: "UPDATE tally SET n = 2 WHERE key = 'k'")
+        }
+        #expect(try deliver.patchset.counts() == .init(inserts: 0, updates: 2, deletes: 2))
+        // The changeset repeats both deleted rows' 2,000-byte payloads; the patchset names their keys.
+        #expect(deliver.changeset.bytes.count > 4_000)
+        #expect(deliver.patchset.bytes.count < 400, "patchset of two deletes and two updates: \(deliver.patchset.bytes.count) bytes")
+        #expect(append.patchset.bytes.count > 6_000, "inserts carry every value in both formats")
+
+        let conflicts = try copy.database.write { db in
+            try [append.patchset, deliver.patchset].map { try $0.apply(to: db, policy: .abort) }
+        }
+        #expect(conflicts == [0, 0])
+        #expect(try dump(copy) == (try dump(source)))
+        #expect(try copy.outboxRows(after: 0, limit: 10).map(\.seq) == [3])
+        // A patchset's deletion of a row the file lacks is still a conflict: .abort refuses it, .replace omits it.
+        let empty = try store("empty")
+        #expect(throws: ChangesetError.self) { try empty.database.write { try deliver.patchset.apply(to: $0, policy: .abort) } }
+        #expect(try empty.database.write { try deliver.patchset.apply(to: $0, policy: .replace) } == 4)
+    }
+
     @Test("changes to one row within a transaction are consolidated; a table named *_unlogged is not recorded")
     func consolidation() throws {
         defer { try? FileManager.default.removeItem(at: directory) }

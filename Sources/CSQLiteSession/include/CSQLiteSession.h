@@ -26,10 +26,12 @@ int card_session_create(void *db, void **session);
 void card_session_delete(void *session);
 /* 1 if the session has recorded no net change, 0 otherwise. */
 int card_session_isempty(void *session);
-/* Size in bytes of the changeset card_session_changeset would return now. */
-int64_t card_session_changeset_size(void *session);
 /* The recorded changes, consolidated per row; free *changeset with card_sqlite_free. */
 int card_session_changeset(void *session, int *size, void **changeset);
+/* The recorded changes as a patchset (sqlite3session_patchset): like a changeset, but a deleted
+ * row carries only its primary key and an updated row only its key and new values. card_changeset_apply
+ * and card_changeset_count take either format. Free *patchset with card_sqlite_free. */
+int card_session_patchset(void *session, int *size, void **patchset);
 void card_sqlite_free(void *pointer);
 
 /* Applies `changeset` to `db` inside a savepoint under `policy`; *conflicts counts the conflicts met. */

@@ -240,7 +240,8 @@ extension PartitionStore {
                 INSERT INTO runtime_changelog (id, version, epoch) VALUES (0, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET version = excluded.version, epoch = excluded.epoch
                 """).execute(arguments: [version, stamp.epoch])
-            let changeset = try recorder.changeset()
+            // A patchset: deleting a delivered outbox row (most deletes) costs its key, not its payload again.
+            let changeset = try recorder.patchset()
             let seqThrough = try Self.allocatedOutboxSeq(db)
             let queued = ChangelogRecord(version: version, predecessor: stamp.version, epoch: stamp.epoch,
                                          predecessorEpoch: stamp.writerEpoch,
