@@ -137,6 +137,35 @@ struct ChangelogRelayTests {
         #expect(try fixture.read("test.output") { $0.count >= 4 }.count == 4)
     }
 
+    @Test("rows offered while their records wait are held in memory and sent in seq order; past the held limit the table serves, and every row goes once")
+    func heldRowsGoInOrder() throws {
+        let fixture = try Fixture()
+        let relay = try OutboxRelay(store: fixture.store, producer: fixture.producer)
+        try relay.pump()
+        #expect(relay.heldIsComplete, "an empty outbox is wholly in memory")
+        func transaction(_ key: String, outputs: Int, valueBytes: Int) throws {
+            let rows = try fixture.store.write { db in
+                try (0..<outputs).map { i in
+                    try PartitionStore.append(db, OutboundMessage(topic: "test.output", key: key,
+                                                                  value: [UInt8](repeating: UInt8(ascii: "v"), count: valueBytes), id: "\(key)/\(i)"))
+                }
+            }
+            try relay.offer(rows)  // its changelog record has no delivery report yet: held
+        }
+        for key in ["a", "b", "c"] { try transaction(key, outputs: 4, valueBytes: 100) }
+        #expect(relay.heldIsComplete, "12 small rows fit")
+        // 3 × 200 KB is over the 512 KiB limit: the relay forgets what it held and reads the table.
+        try transaction("big", outputs: 3, valueBytes: 200_000)
+        #expect(!relay.heldIsComplete)
+        try transaction("d", outputs: 2, valueBytes: 100)
+        #expect(try relay.drain(timeout: .seconds(30)))
+        #expect(relay.heldIsComplete, "the table emptied: memory serves again")
+        let expected = ["a", "b", "c"].flatMap { key in (0..<4).map { "\(key)/\($0)" } } + (0..<3).map { "big/\($0)" } + ["d/0", "d/1"]
+        let outputs = try fixture.read("test.output") { $0.count >= expected.count }
+        #expect(outputs.compactMap { $0.header(messageIDHeader)?.stringValue } == expected, "one partition: seq order, each once")
+        #expect(PartitionStore.consecutiveRuns([5, 1, 2, 3, 7, 2, 6, 9]) == [1...3, 5...7, 9...9])
+    }
+
     @Test("a changeset over one record's size goes in parts, each with its part header, and reassembles")
     func largeChangesetInParts() throws {
         let fixture = try Fixture(messageMaxBytes: 40_000)

@@ -37,6 +37,22 @@ final class OutboxRelay {
     /// start (a previous run or owner may have left some) and whenever `offer` could not take
     /// fresh rows. While false, `pump` need not read the table at all.
     private var mayHoldUnsent = true
+    /// Unsent rows kept in memory, in seq order, from `heldStart` on: when ``heldIsComplete``, every
+    /// row of the table with a seq above `lastEnqueued` is here, so when the changelog's delivery or
+    /// the fence releases rows, `pump` hands them over without reading them back from the file
+    /// (that read-back was 3–4 % of each worker's CPU, perf, issue 14). The table stays the truth:
+    /// whatever breaks completeness (a row set aside as a dead letter, more than ``heldLimitBytes``
+    /// waiting, a restart) sends `pump` back to the table until the rows left fit here again.
+    private var held: [PartitionStore.OutboxRow] = []
+    private var heldStart = 0
+    private var heldBytes = 0
+    private(set) var heldIsComplete = false
+    /// Most payload bytes kept in ``held`` per partition: 512 KiB (a worker's 24 partitions: ≤ 12 MiB).
+    /// Outputs wait here only for their changelog record's delivery and the fence's next accepted
+    /// commit, a few milliseconds, so flat out a partition holds a few dozen rows.
+    static let heldLimitBytes = 512 * 1024
+    /// Most unsent rows loaded from the table to make ``held`` complete again.
+    static let heldLoadRows = 512
     /// Where rows the broker or producer refuses for good go instead (nil: tests of the relay alone).
     private let setAside: SetAside?
     /// Set when a refused row was replaced by a dead letter, so `pump` reads the table again.
@@ -200,12 +216,15 @@ final class OutboxRelay {
         while mayHoldUnsent && inFlight < maxInFlight {
             let limit = min(1000, maxInFlight - inFlight)
             setAsideAppended = false
-            let rows = try store.outboxRows(after: lastEnqueued, through: releasableThrough, limit: limit)
+            let rows = try unsentRows(through: releasableThrough, limit: limit)
             for row in rows {
                 try enqueue(row)
                 lastEnqueued = row.seq
             }
-            if rows.count < limit && !setAsideAppended { mayHoldUnsent = false }
+            if rows.count < limit && !setAsideAppended {
+                mayHoldUnsent = false
+                if !heldIsComplete { try loadHeldIfFew() }
+            }
         }
         // Rows set aside as dead letters were logged there; the rest are sent again.
         return changelogErrors + failed.map(\.error).filter { !($0.isPermanentForRecord && setAside != nil) }
@@ -216,8 +235,9 @@ final class OutboxRelay {
     /// - Parameter rows: the rows one committed transaction appended, in seq order.
     func offer(_ rows: [PartitionStore.OutboxRow]) throws {
         guard let first = rows.first else { return }
-        guard !mayHoldUnsent, first.seq > lastEnqueued, inFlight + rows.count <= maxInFlight,
+        guard !mayHoldUnsent, heldStart == held.count, first.seq > lastEnqueued, inFlight + rows.count <= maxInFlight,
               rows.last.map({ $0.seq <= releasableThrough }) ?? true else {
+            hold(rows)
             mayHoldUnsent = true
             return
         }
@@ -228,6 +248,69 @@ final class OutboxRelay {
             lastEnqueued = row.seq
         }
         mayHoldUnsent = setAsideAppended  // a dead letter appended for a refused row waits for `pump`
+    }
+
+    // MARK: Rows held in memory
+
+    /// Keeps committed rows `offer` could not hand over yet; past the limit, forgets them all (the
+    /// table is read instead).
+    private func hold(_ rows: [PartitionStore.OutboxRow]) {
+        guard heldIsComplete, let first = rows.first else { return }
+        let bytes = rows.reduce(0) { $0 + Self.payloadBytes($1) }
+        guard first.seq > (held.last?.seq ?? lastEnqueued), heldBytes + bytes <= Self.heldLimitBytes else {
+            forgetHeld()
+            return
+        }
+        held += rows
+        heldBytes += bytes
+    }
+
+    private func forgetHeld() {
+        held.removeAll()
+        heldStart = 0
+        heldBytes = 0
+        heldIsComplete = false
+    }
+
+    private static func payloadBytes(_ row: PartitionStore.OutboxRow) -> Int {
+        (row.record.value?.count ?? 0) + (row.record.key?.count ?? 0)
+    }
+
+    /// The unsent rows after `lastEnqueued` through `through`, oldest first, at most `limit`: from
+    /// memory when ``held`` is complete, otherwise from the table.
+    private func unsentRows(through: Int64, limit: Int) throws -> [PartitionStore.OutboxRow] {
+        guard heldIsComplete else { return try store.outboxRows(after: lastEnqueued, through: through, limit: limit) }
+        while heldStart < held.count, held[heldStart].seq <= lastEnqueued {
+            heldBytes -= Self.payloadBytes(held[heldStart])
+            heldStart += 1
+        }
+        if heldStart == held.count {
+            held.removeAll(keepingCapacity: true)
+            heldStart = 0
+        } else if heldStart > 256, heldStart * 2 > held.count {
+            held.removeFirst(heldStart)
+            heldStart = 0
+        }
+        var rows: [PartitionStore.OutboxRow] = []
+        var index = heldStart
+        while index < held.count, rows.count < limit, held[index].seq <= through {
+            rows.append(held[index])
+            index += 1
+        }
+        return rows
+    }
+
+    /// Makes ``held`` complete again when the unsent rows left in the table are few: every one of
+    /// them is then in memory, and later commits are added by `offer`.
+    private func loadHeldIfFew() throws {
+        guard try store.outboxCount(after: lastEnqueued) <= Self.heldLoadRows else { return }
+        let rows = try store.outboxRows(after: lastEnqueued, limit: Self.heldLoadRows)
+        let bytes = rows.reduce(0) { $0 + Self.payloadBytes($1) }
+        guard bytes <= Self.heldLimitBytes else { return }
+        held = rows
+        heldStart = 0
+        heldBytes = bytes
+        heldIsComplete = true
     }
 
     private func enqueue(_ row: PartitionStore.OutboxRow) throws {
@@ -268,6 +351,7 @@ final class OutboxRelay {
         }
         mayHoldUnsent = true
         setAsideAppended = true
+        forgetHeld()  // the letter is a row only the table has
         setAside.counter?.increment()
         setAside.logger.error("output refused for good: set aside as a dead letter, the relay goes on", metadata: metadata)
     }

@@ -159,10 +159,34 @@ final class PartitionStore {
         }
     }
 
+    /// Deletes the rows `seqs` (delivered ones), as runs of consecutive seqs with one prepared
+    /// statement: delivery reports come mostly in seq order, so a batch's rows are one or two runs,
+    /// where a statement with one `?` per row was parsed anew for every batch (perf, issue 14).
     static func deleteOutbox(_ db: Database, seqs: [Int64]) throws {
         guard !seqs.isEmpty else { return }
-        try db.execute(sql: "DELETE FROM runtime_outbox WHERE seq IN (\(seqs.map { _ in "?" }.joined(separator: ",")))",
-                       arguments: StatementArguments(seqs))
+        let statement = try db.cachedStatement(sql: "DELETE FROM runtime_outbox WHERE seq BETWEEN ? AND ?")
+        for run in consecutiveRuns(seqs) { try statement.execute(arguments: [run.lowerBound, run.upperBound]) }
+    }
+
+    /// `seqs` (any order, repeats allowed) as the fewest ranges of consecutive integers: [5, 1, 2, 3, 7]
+    /// → 1...3, 5...5, 7...7. Pure.
+    static func consecutiveRuns(_ seqs: [Int64]) -> [ClosedRange<Int64>] {
+        var runs: [ClosedRange<Int64>] = []
+        for seq in seqs.sorted() {
+            if let last = runs.last, seq <= last.upperBound + 1 {
+                if seq > last.upperBound { runs[runs.count - 1] = last.lowerBound...seq }
+            } else {
+                runs.append(seq...seq)
+            }
+        }
+        return runs
+    }
+
+    /// Number of outbox rows after `seq` (unsent ones, for the relay's memory of them).
+    func outboxCount(after seq: Int64) throws -> Int {
+        try database.writeWithoutTransaction { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM runtime_outbox WHERE seq > ?"), arguments: [seq]) ?? 0
+        }
     }
 
     func outboxDepth() throws -> Int {
