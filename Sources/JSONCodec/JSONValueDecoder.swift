@@ -96,17 +96,19 @@ private enum Scalar {
     }
 
     /// Decodes `T`, taking the scalar fast paths the standard types would take anyway.
+    ///
+    /// The checks compare metatypes (`T.self == String.self`, one pointer comparison each) rather
+    /// than casting them (`type is String.Type`, a runtime cast each): every nested struct, array
+    /// and enum of a submission passes all of them before it reaches `init(from:)`.
     static func decode<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: @autoclosure () -> [any CodingKey]) throws -> T {
-        switch type {
-        case is String.Type: return try string(value, path()) as! T
-        case is Bool.Type: return try bool(value, path()) as! T
-        case is Int.Type: return try integer(Int.self, value, path()) as! T
-        case is Int64.Type: return try integer(Int64.self, value, path()) as! T
-        case is Int32.Type: return try integer(Int32.self, value, path()) as! T
-        case is Double.Type: return try double(value, path()) as! T
-        case is JSONValue.Type: return value as! T
-        default: return try T(from: TreeDecoder(value: value, codingPath: path()))
-        }
+        if T.self == String.self { return unsafeBitCast(try string(value, path()), to: T.self) }
+        if T.self == Bool.self { return unsafeBitCast(try bool(value, path()), to: T.self) }
+        if T.self == Int.self { return unsafeBitCast(try integer(Int.self, value, path()), to: T.self) }
+        if T.self == Int64.self { return unsafeBitCast(try integer(Int64.self, value, path()), to: T.self) }
+        if T.self == Int32.self { return unsafeBitCast(try integer(Int32.self, value, path()), to: T.self) }
+        if T.self == Double.self { return unsafeBitCast(try double(value, path()), to: T.self) }
+        if T.self == JSONValue.self { return unsafeBitCast(value, to: T.self) }
+        return try T(from: TreeDecoder(value: value, codingPath: path()))
     }
 }
 
