@@ -40,13 +40,19 @@ final class OutboxRelay {
     /// Unsent rows kept in memory, in seq order, from `heldStart` on: when ``heldIsComplete``, every
     /// row of the table with a seq above `lastEnqueued` is here, so when the changelog's delivery or
     /// the fence releases rows, `pump` hands them over without reading them back from the file
-    /// (that read-back was 3–4 % of each worker's CPU, perf, issue 14). The table stays the truth:
-    /// whatever breaks completeness (a row set aside as a dead letter, more than ``heldLimitBytes``
-    /// waiting, a restart) sends `pump` back to the table until the rows left fit here again.
+    /// (that read-back was 3–4 % of each worker's CPU, perf, issue 14). The table stays the truth,
+    /// and completeness is checked, not assumed: rows join only in seq order with no gap after
+    /// `heldThrough` (outbox seqs are AUTOINCREMENT: a committed row's seq is the previous one + 1),
+    /// and before memory serves, the table's highest seq must be `heldThrough`, so a row appended
+    /// without `offer` (a tool, a test) is seen. Whatever breaks completeness (that, a row set aside
+    /// as a dead letter, more than ``heldLimitBytes`` waiting, a restart) sends `pump` back to the
+    /// table until the rows left fit here again.
     private var held: [PartitionStore.OutboxRow] = []
     private var heldStart = 0
     private var heldBytes = 0
     private(set) var heldIsComplete = false
+    /// The highest seq known to be held or handed over (meaningful while ``heldIsComplete``).
+    private var heldThrough: Int64 = 0
     /// Most payload bytes kept in ``held`` per partition: 512 KiB (a worker's 24 partitions: ≤ 12 MiB).
     /// Outputs wait here only for their changelog record's delivery and the fence's next accepted
     /// commit, a few milliseconds, so flat out a partition holds a few dozen rows.
@@ -243,10 +249,12 @@ final class OutboxRelay {
         }
         mayHoldUnsent = true  // until every row is handed over, in case enqueueing throws midway
         setAsideAppended = false
+        if heldIsComplete, first.seq != heldThrough + 1 { forgetHeld() }
         for row in rows {
             try enqueue(row)
             lastEnqueued = row.seq
         }
+        heldThrough = max(heldThrough, lastEnqueued)
         mayHoldUnsent = setAsideAppended  // a dead letter appended for a refused row waits for `pump`
     }
 
@@ -257,12 +265,13 @@ final class OutboxRelay {
     private func hold(_ rows: [PartitionStore.OutboxRow]) {
         guard heldIsComplete, let first = rows.first else { return }
         let bytes = rows.reduce(0) { $0 + Self.payloadBytes($1) }
-        guard first.seq > (held.last?.seq ?? lastEnqueued), heldBytes + bytes <= Self.heldLimitBytes else {
+        guard first.seq == heldThrough + 1, heldBytes + bytes <= Self.heldLimitBytes else {
             forgetHeld()
             return
         }
         held += rows
         heldBytes += bytes
+        heldThrough = rows.last?.seq ?? heldThrough
     }
 
     private func forgetHeld() {
@@ -279,6 +288,7 @@ final class OutboxRelay {
     /// The unsent rows after `lastEnqueued` through `through`, oldest first, at most `limit`: from
     /// memory when ``held`` is complete, otherwise from the table.
     private func unsentRows(through: Int64, limit: Int) throws -> [PartitionStore.OutboxRow] {
+        if heldIsComplete, try store.maxOutboxSeq() > heldThrough { forgetHeld() }  // appended without `offer`
         guard heldIsComplete else { return try store.outboxRows(after: lastEnqueued, through: through, limit: limit) }
         while heldStart < held.count, held[heldStart].seq <= lastEnqueued {
             heldBytes -= Self.payloadBytes(held[heldStart])
@@ -310,6 +320,7 @@ final class OutboxRelay {
         held = rows
         heldStart = 0
         heldBytes = bytes
+        heldThrough = max(try store.maxOutboxSeq(), lastEnqueued)
         heldIsComplete = true
     }
 

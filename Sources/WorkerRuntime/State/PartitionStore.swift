@@ -182,6 +182,13 @@ final class PartitionStore {
         return runs
     }
 
+    /// The highest outbox seq in the file, 0 when it holds none (one step down the table's b-tree).
+    func maxOutboxSeq() throws -> Int64 {
+        try database.writeWithoutTransaction { db in
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM runtime_outbox")) ?? 0
+        }
+    }
+
     /// Number of outbox rows after `seq` (unsent ones, for the relay's memory of them).
     func outboxCount(after seq: Int64) throws -> Int {
         try database.writeWithoutTransaction { db in
