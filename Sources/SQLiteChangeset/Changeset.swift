@@ -111,29 +111,25 @@ public final class ChangesetRecorder {
 
     /// The changes recorded so far, consolidated per row.
     /// - Throws: ``ChangesetError`` (SQLITE_NOMEM, or a schema change under the session).
-    public func changeset() throws -> Changeset {
-        guard let session else { return Changeset(bytes: []) }
-        var size: Int32 = 0
-        var buffer: UnsafeMutableRawPointer?
-        let rc = card_session_changeset(session, &size, &buffer)
-        defer { card_sqlite_free(buffer) }
-        guard rc == 0 else { throw ChangesetError(code: rc, message: "sqlite3session_changeset failed") }
-        guard let buffer, size > 0 else { return Changeset(bytes: []) }
-        return Changeset(bytes: Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
-    }
+    public func changeset() throws -> Changeset { try generate(card_session_changeset, "sqlite3session_changeset") }
 
     /// The changes recorded so far as a patchset: what ``changeset()`` holds without the old values
     /// (a deleted row is its primary key only; an updated row its key and new values). The state
     /// changelog sends these: a delivered outbox row's deletion costs its key, not its whole payload
-    /// again (README, Figures, "patchsets").
+    /// again (docs/state-changelog.md, "Patchsets").
     /// - Throws: ``ChangesetError`` (SQLITE_NOMEM, or a schema change under the session).
-    public func patchset() throws -> Changeset {
+    public func patchset() throws -> Changeset { try generate(card_session_patchset, "sqlite3session_patchset") }
+
+    /// Calls one of the shim's two generators (same signature) and copies its buffer out.
+    private func generate(_ function: (UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?,
+                                       UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32,
+                          _ name: String) throws -> Changeset {
         guard let session else { return Changeset(bytes: []) }
         var size: Int32 = 0
         var buffer: UnsafeMutableRawPointer?
-        let rc = card_session_patchset(session, &size, &buffer)
+        let rc = function(session, &size, &buffer)
         defer { card_sqlite_free(buffer) }
-        guard rc == 0 else { throw ChangesetError(code: rc, message: "sqlite3session_patchset failed") }
+        guard rc == 0 else { throw ChangesetError(code: rc, message: "\(name) failed") }
         guard let buffer, size > 0 else { return Changeset(bytes: []) }
         return Changeset(bytes: Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
     }
