@@ -170,6 +170,26 @@ struct ChangelogRelayTests {
         let outputs = try fixture.read("test.output") { $0.count >= expected.count }
         #expect(outputs.compactMap { $0.header(messageIDHeader)?.stringValue } == expected, "one partition: seq order, each once")
         #expect(PartitionStore.consecutiveRuns([5, 1, 2, 3, 7, 2, 6, 9]) == [1...3, 5...7, 9...9])
+        #expect(PartitionStore.consecutiveRuns([Int64.max, Int64.max - 1]) == [(Int64.max - 1)...Int64.max])
+        let row = { (seq: Int64) in PartitionStore.OutboxRow(seq: seq, record: ProducerRecord(topic: "t", key: nil, value: [])) }
+        #expect(OutboxRelay.follows([row(5), row(6)], 4) && OutboxRelay.follows([], 4))
+        #expect(!OutboxRelay.follows([row(5), row(7)], 4), "a row of the same commit not offered hides between 5 and 7")
+        #expect(!OutboxRelay.follows([row(6)], 4))
+    }
+
+    @Test("an output sent from memory is the record a re-send reads from the table: nil and empty keys, header order, explicit partition")
+    func heldRecordIsTheStoredRecord() throws {
+        let fixture = try Fixture()
+        let messages = [
+            OutboundMessage(topic: "test.output", key: nil, value: Array("a".utf8), id: "m/0",
+                            headers: [KafkaHeader(name: "b", string: "2"), KafkaHeader(name: "a", string: ""), KafkaHeader(name: "b", string: "1")]),
+            OutboundMessage(topic: "test.output", key: [], value: [], id: "m/1", headers: [], partition: 0),
+            OutboundMessage(topic: "test.output", key: Array("k".utf8), value: Array("c".utf8), id: "m/2", headers: [KafkaHeader(name: "x", value: [0, 255])]),
+        ]
+        let appended = try fixture.store.write { db in try messages.map { try PartitionStore.append(db, $0) } }
+        let stored = try fixture.store.outboxRows(after: 0, limit: 10)
+        #expect(stored.map(\.seq) == appended.map(\.seq))
+        #expect(stored.map(\.record) == appended.map(\.record))
     }
 
     @Test("a changeset over one record's size goes in parts, each with its part header, and reassembles")

@@ -42,7 +42,8 @@ final class OutboxRelay {
     /// the fence releases rows, `pump` hands them over without reading them back from the file
     /// (that read-back was 3–4 % of each worker's CPU, perf, issue 14). The table stays the truth,
     /// and completeness is checked, not assumed: rows join only in seq order with no gap after
-    /// `heldThrough` (outbox seqs are AUTOINCREMENT: a committed row's seq is the previous one + 1),
+    /// `heldThrough` (outbox seqs are AUTOINCREMENT: a committed row's seq is the highest ever
+    /// allocated + 1, and a rolled-back insert takes its allocation back with it),
     /// and before memory serves, the table's highest seq must be `heldThrough`, so a row appended
     /// without `offer` (a tool, a test) is seen. Whatever breaks completeness (that, a row set aside
     /// as a dead letter, more than ``heldLimitBytes`` waiting, a restart) sends `pump` back to the
@@ -232,6 +233,7 @@ final class OutboxRelay {
                 if !heldIsComplete { try loadHeldIfFew() }
             }
         }
+        trimHeld()  // what was just handed over leaves memory, so `offer`'s direct path is open again
         // Rows set aside as dead letters were logged there; the rest are sent again.
         return changelogErrors + failed.map(\.error).filter { !($0.isPermanentForRecord && setAside != nil) }
     }
@@ -249,7 +251,7 @@ final class OutboxRelay {
         }
         mayHoldUnsent = true  // until every row is handed over, in case enqueueing throws midway
         setAsideAppended = false
-        if heldIsComplete, first.seq != heldThrough + 1 { forgetHeld() }
+        if heldIsComplete, !Self.follows(rows, heldThrough) { forgetHeld() }
         for row in rows {
             try enqueue(row)
             lastEnqueued = row.seq
@@ -265,7 +267,7 @@ final class OutboxRelay {
     private func hold(_ rows: [PartitionStore.OutboxRow]) {
         guard heldIsComplete, let first = rows.first else { return }
         let bytes = rows.reduce(0) { $0 + Self.payloadBytes($1) }
-        guard first.seq == heldThrough + 1, heldBytes + bytes <= Self.heldLimitBytes else {
+        guard first.seq == heldThrough + 1, Self.follows(rows, heldThrough), heldBytes + bytes <= Self.heldLimitBytes else {
             forgetHeld()
             return
         }
@@ -281,6 +283,17 @@ final class OutboxRelay {
         heldIsComplete = false
     }
 
+    /// Whether `rows` are the seqs `after + 1, after + 2, …` with no gap: a row of the same commit
+    /// that `offer` was not given would otherwise hide between two that it was. Pure.
+    static func follows(_ rows: [PartitionStore.OutboxRow], _ after: Int64) -> Bool {
+        var expected = after
+        for row in rows {
+            guard row.seq == expected + 1 else { return false }
+            expected = row.seq
+        }
+        return true
+    }
+
     private static func payloadBytes(_ row: PartitionStore.OutboxRow) -> Int {
         (row.record.value?.count ?? 0) + (row.record.key?.count ?? 0)
     }
@@ -290,6 +303,18 @@ final class OutboxRelay {
     private func unsentRows(through: Int64, limit: Int) throws -> [PartitionStore.OutboxRow] {
         if heldIsComplete, try store.maxOutboxSeq() > heldThrough { forgetHeld() }  // appended without `offer`
         guard heldIsComplete else { return try store.outboxRows(after: lastEnqueued, through: through, limit: limit) }
+        trimHeld()
+        var rows: [PartitionStore.OutboxRow] = []
+        var index = heldStart
+        while index < held.count, rows.count < limit, held[index].seq <= through {
+            rows.append(held[index])
+            index += 1
+        }
+        return rows
+    }
+
+    /// Drops held rows already handed over (seq ≤ `lastEnqueued`).
+    private func trimHeld() {
         while heldStart < held.count, held[heldStart].seq <= lastEnqueued {
             heldBytes -= Self.payloadBytes(held[heldStart])
             heldStart += 1
@@ -301,26 +326,21 @@ final class OutboxRelay {
             held.removeFirst(heldStart)
             heldStart = 0
         }
-        var rows: [PartitionStore.OutboxRow] = []
-        var index = heldStart
-        while index < held.count, rows.count < limit, held[index].seq <= through {
-            rows.append(held[index])
-            index += 1
-        }
-        return rows
     }
 
     /// Makes ``held`` complete again when the unsent rows left in the table are few: every one of
     /// them is then in memory, and later commits are added by `offer`.
     private func loadHeldIfFew() throws {
-        guard try store.outboxCount(after: lastEnqueued) <= Self.heldLoadRows else { return }
+        guard try store.outboxCount(after: lastEnqueued, upTo: Self.heldLoadRows + 1) <= Self.heldLoadRows else { return }
         let rows = try store.outboxRows(after: lastEnqueued, limit: Self.heldLoadRows)
         let bytes = rows.reduce(0) { $0 + Self.payloadBytes($1) }
         guard bytes <= Self.heldLimitBytes else { return }
         held = rows
         heldStart = 0
         heldBytes = bytes
-        heldThrough = max(try store.maxOutboxSeq(), lastEnqueued)
+        // The next commit's first row follows the highest seq ever allocated (AUTOINCREMENT), which
+        // after deletions or a restart is above the table's highest row.
+        heldThrough = max(try store.outboxSeqAllocated(), lastEnqueued)
         heldIsComplete = true
     }
 

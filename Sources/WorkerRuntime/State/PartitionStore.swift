@@ -173,7 +173,7 @@ final class PartitionStore {
     static func consecutiveRuns(_ seqs: [Int64]) -> [ClosedRange<Int64>] {
         var runs: [ClosedRange<Int64>] = []
         for seq in seqs.sorted() {
-            if let last = runs.last, seq <= last.upperBound + 1 {
+            if let last = runs.last, seq - last.upperBound <= 1 {  // sorted: never negative, never overflows
                 if seq > last.upperBound { runs[runs.count - 1] = last.lowerBound...seq }
             } else {
                 runs.append(seq...seq)
@@ -189,11 +189,18 @@ final class PartitionStore {
         }
     }
 
-    /// Number of outbox rows after `seq` (unsent ones, for the relay's memory of them).
-    func outboxCount(after seq: Int64) throws -> Int {
+    /// Number of outbox rows after `seq`, counted up to `limit` at most (unsent ones, for the
+    /// relay's memory of them: a large backlog is not walked to learn that it is large).
+    func outboxCount(after seq: Int64, upTo limit: Int) throws -> Int {
         try database.writeWithoutTransaction { db in
-            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM runtime_outbox WHERE seq > ?"), arguments: [seq]) ?? 0
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM (SELECT 1 FROM runtime_outbox WHERE seq > ? LIMIT ?)"),
+                             arguments: [seq, limit]) ?? 0
         }
+    }
+
+    /// The highest outbox seq ever allocated in this file (`sqlite_sequence`), 0 before the first.
+    func outboxSeqAllocated() throws -> Int64 {
+        try database.writeWithoutTransaction { try Self.allocatedOutboxSeq($0) }
     }
 
     func outboxDepth() throws -> Int {
