@@ -160,7 +160,7 @@ struct ChangelogRelayTests {
         try transaction("d", outputs: 2, valueBytes: 100)
         #expect(try relay.drain(timeout: .seconds(30)))
         #expect(relay.heldIsComplete, "the table emptied: memory serves again")
-        // A row appended without `offer` (a tool, a test): the table's highest seq gives it away.
+        // A row appended without `offer` (a tool, a test): the seq the file allocated for it gives it away.
         try fixture.store.write { db in
             _ = try PartitionStore.append(db, OutboundMessage(topic: "test.output", key: "e", value: Array("v".utf8), id: "e/0"))
         }

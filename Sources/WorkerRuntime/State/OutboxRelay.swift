@@ -44,8 +44,8 @@ final class OutboxRelay {
     /// and completeness is checked, not assumed: rows join only in seq order with no gap after
     /// `heldThrough` (outbox seqs are AUTOINCREMENT: a committed row's seq is the highest ever
     /// allocated + 1, and a rolled-back insert takes its allocation back with it),
-    /// and before memory serves, the table's highest seq must be `heldThrough`, so a row appended
-    /// without `offer` (a tool, a test) is seen. Whatever breaks completeness (that, a row set aside
+    /// and before memory serves, the highest seq the file ever allocated must be `heldThrough`, so
+    /// a row appended without `offer` (a tool, a test) is seen. Whatever breaks completeness (that, a row set aside
     /// as a dead letter, more than ``heldLimitBytes`` waiting, a restart) sends `pump` back to the
     /// table until the rows left fit here again.
     private var held: [PartitionStore.OutboxRow] = []
@@ -265,9 +265,9 @@ final class OutboxRelay {
     /// Keeps committed rows `offer` could not hand over yet; past the limit, forgets them all (the
     /// table is read instead).
     private func hold(_ rows: [PartitionStore.OutboxRow]) {
-        guard heldIsComplete, let first = rows.first else { return }
+        guard heldIsComplete else { return }
         let bytes = rows.reduce(0) { $0 + Self.payloadBytes($1) }
-        guard first.seq == heldThrough + 1, Self.follows(rows, heldThrough), heldBytes + bytes <= Self.heldLimitBytes else {
+        guard Self.follows(rows, heldThrough), heldBytes + bytes <= Self.heldLimitBytes else {
             forgetHeld()
             return
         }
@@ -301,7 +301,7 @@ final class OutboxRelay {
     /// The unsent rows after `lastEnqueued` through `through`, oldest first, at most `limit`: from
     /// memory when ``held`` is complete, otherwise from the table.
     private func unsentRows(through: Int64, limit: Int) throws -> [PartitionStore.OutboxRow] {
-        if heldIsComplete, try store.maxOutboxSeq() > heldThrough { forgetHeld() }  // appended without `offer`
+        if heldIsComplete, try store.outboxSeqAllocated() > heldThrough { forgetHeld() }  // appended without `offer`
         guard heldIsComplete else { return try store.outboxRows(after: lastEnqueued, through: through, limit: limit) }
         trimHeld()
         var rows: [PartitionStore.OutboxRow] = []

@@ -182,13 +182,6 @@ final class PartitionStore {
         return runs
     }
 
-    /// The highest outbox seq in the file, 0 when it holds none (one step down the table's b-tree).
-    func maxOutboxSeq() throws -> Int64 {
-        try database.writeWithoutTransaction { db in
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM runtime_outbox")) ?? 0
-        }
-    }
-
     /// Number of outbox rows after `seq`, counted up to `limit` at most (unsent ones, for the
     /// relay's memory of them: a large backlog is not walked to learn that it is large).
     func outboxCount(after seq: Int64, upTo limit: Int) throws -> Int {
