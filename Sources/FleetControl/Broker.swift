@@ -39,7 +39,7 @@ package struct Broker: AsyncParsableCommand {
             throw ValidationError("cannot publish \(bootstrapFile.path): \(String(cString: strerror(errno)))")
         }
         logger.info("embedded broker up", metadata: ["bootstrap": "\(cluster.bootstrapServers)", "topics": "\(specs.count)"])
-        print("embedded broker listening on \(cluster.bootstrapServers) (written to \(bootstrapFile.path))")
+        Terminal.say("embedded broker listening on \(cluster.bootstrapServers) (written to \(bootstrapFile.path))")
         try await ServiceGroup(services: [UntilShutdown()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
         try? FileManager.default.removeItem(at: bootstrapFile)
         withExtendedLifetime(cluster) {}

@@ -31,6 +31,6 @@ package struct Produce: AsyncParsableCommand {
         let records = lines.map { ProducerRecord(topic: topic, key: key.map { Array($0.utf8) }, value: Array($0.utf8), headers: parsedHeaders) }
         let failures = await producer.send(records).compactMap { $0 }
         guard failures.isEmpty else { throw ValidationError("\(failures.count) record(s) not delivered: \(failures[0])") }
-        print("delivered \(records.count) record(s) to \(topic)")
+        Terminal.say("delivered \(records.count) record(s) to \(topic)")
     }
 }

@@ -80,7 +80,7 @@ struct TopicsApply: AsyncParsableCommand {
             logger: logger)
         let deadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
 
-        print("cluster: \(servers); \(specs.count) topic specs from \(folder.path)\(factor.map { " (replication factor \($0))" } ?? "")")
+        Terminal.say("cluster: \(servers); \(specs.count) topic specs from \(folder.path)\(factor.map { " (replication factor \($0))" } ?? "")")
         let counts = try await retrying(until: deadline, what: "reading metadata") { try admin.topicPartitionCounts() }
         let existing = specs.map(\.name).filter { counts[$0] != nil }
         var configs: [String: [String: String]]?
@@ -96,18 +96,18 @@ struct TopicsApply: AsyncParsableCommand {
             }
         } catch let error as KafkaError where error.code == .unsupported {
             adminUnsupported = true
-            print("note: this cluster does not support DescribeConfigs (the embedded broker has neither it nor CreateTopics): "
+            Terminal.say("note: this cluster does not support DescribeConfigs (the embedded broker has neither it nor CreateTopics): "
                 + "topic configs are not checked; partition counts come from metadata")
         }
         let observed = Dictionary(uniqueKeysWithValues: existing.map { name in
             (name, TopicPlan.Observed(partitions: counts[name]!, configs: configs.map { $0[name] ?? [:] }))
         })
         let plan = TopicPlan(specs: specs, observed: observed, allowPartitionIncrease: allowPartitionIncrease)
-        plan.render(dryRun: dryRun).forEach { print($0) }
+        plan.render(dryRun: dryRun).forEach { Terminal.say($0) }
         if dryRun { try exitForDrift(plan); return }
 
         if !plan.creates.isEmpty && adminUnsupported {
-            print("error: cannot create \(plan.creates.map(\.name).joined(separator: ", ")): this cluster has no CreateTopics API "
+            Terminal.say("error: cannot create \(plan.creates.map(\.name).joined(separator: ", ")): this cluster has no CreateTopics API "
                 + "(the embedded broker creates the topics of Topics/ itself when `fleet up` or `fleet broker` starts)")
             throw ExitCode.failure
         }
@@ -117,20 +117,20 @@ struct TopicsApply: AsyncParsableCommand {
                     try admin.createTopics(plan.creates)
                 }
             } catch let error as KafkaError where error.code == .unsupported || Self.meansNoCreateTopics(error) {
-                print("error: cannot create \(plan.creates.map(\.name).joined(separator: ", ")): this cluster does not support CreateTopics "
+                Terminal.say("error: cannot create \(plan.creates.map(\.name).joined(separator: ", ")): this cluster does not support CreateTopics "
                     + "(the embedded broker creates the topics of Topics/ itself when `fleet up` or `fleet broker` starts)")
                 throw ExitCode.failure
             }
         }
         if !plan.increases.isEmpty && adminUnsupported {
-            print("error: cannot add partitions: this cluster has no CreatePartitions API (the embedded broker)")
+            Terminal.say("error: cannot add partitions: this cluster has no CreatePartitions API (the embedded broker)")
             throw ExitCode.failure
         }
         if !plan.increases.isEmpty {
             do {
                 try await offload { try admin.createPartitions(plan.increases, timeout: adminTimeoutDuration) }
             } catch let error as KafkaError where error.code == .unsupported {
-                print("error: cannot add partitions: this cluster does not support CreatePartitions (the embedded broker has none)")
+                Terminal.say("error: cannot add partitions: this cluster does not support CreatePartitions (the embedded broker has none)")
                 throw ExitCode.failure
             }
         }
@@ -145,10 +145,10 @@ struct TopicsApply: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(500))
         }
         guard missing.isEmpty else {
-            print("error: not visible with their partitions after applying: \(missing.joined(separator: ", "))")
+            Terminal.say("error: not visible with their partitions after applying: \(missing.joined(separator: ", "))")
             throw ExitCode.failure
         }
-        print("applied: created \(plan.creates.count), increased \(plan.increases.count); \(plan.driftCount) with drift left as is")
+        Terminal.say("applied: created \(plan.creates.count), increased \(plan.increases.count); \(plan.driftCount) with drift left as is")
         try exitForDrift(plan)
     }
 
@@ -180,7 +180,7 @@ struct TopicsApply: AsyncParsableCommand {
                 return try await offload(body)
             } catch let error as KafkaError where (error.isRetriable || alsoRetry(error)) && ContinuousClock.now < deadline {
                 if !announced {
-                    print("waiting for the cluster (\(what): \(error.reason)); retrying for up to \(Int(wait)) s")
+                    Terminal.say("waiting for the cluster (\(what): \(error.reason)); retrying for up to \(Int(wait)) s")
                     announced = true
                 }
                 try await Task.sleep(for: .seconds(2))

@@ -63,7 +63,7 @@ package struct Up: AsyncParsableCommand {
         }
         let bootstrapFile = runURL.appendingPathComponent("bootstrap")
         try Data((servers + "\n").utf8).write(to: bootstrapFile, options: .atomic)
-        print("broker: \(servers)\(cluster == nil ? "" : " (embedded; written to \(bootstrapFile.path))"), \(specs.count) topics")
+        Terminal.say("broker: \(servers)\(cluster == nil ? "" : " (embedded; written to \(bootstrapFile.path))"), \(specs.count) topics")
 
         // MARK: Children
         let fleet = BuildProducts.executable("fleet")
@@ -88,8 +88,8 @@ package struct Up: AsyncParsableCommand {
                     + (demo && (gatewayHost.hasPrefix("127.") || gatewayHost == "localhost" || gatewayHost == "::1") ? ["--pages"] : []),
                 environment: access.environment))
             let url = "http://\(gatewayHost == "0.0.0.0" ? "127.0.0.1" : gatewayHost):\(gatewayPort)/"
-            print("gateway: \(url)  (OpenAPI: \(url)openapi.json)")
-            print(access.description)
+            Terminal.say("gateway: \(url)  (OpenAPI: \(url)openapi.json)")
+            Terminal.say(access.description)
             gatewayLine = "\n     gateway: \(url)v1/…  (keys: \(access.source))"
         }
         if demo {
@@ -133,7 +133,7 @@ package struct Up: AsyncParsableCommand {
         try await group.run()
         try? FileManager.default.removeItem(at: bootstrapFile)
         withExtendedLifetime(cluster) {}
-        print("fleet stopped")
+        Terminal.say("fleet stopped")
     }
 
     /// The gateway's API keys for a `fleet up` run: the operator's (`CARD_GATEWAY_KEYS` or
@@ -183,6 +183,6 @@ package struct Up: AsyncParsableCommand {
         let previous = runURL.appendingPathComponent("state.previous")
         try? files.removeItem(at: previous)
         try files.moveItem(at: state, to: previous)
-        print("embedded broker starts empty: the last run's worker state moved to \(previous.path)")
+        Terminal.say("embedded broker starts empty: the last run's worker state moved to \(previous.path)")
     }
 }

@@ -22,19 +22,22 @@ struct JSONParser {
     }
 
     /// Why `bytes` are not one JSON text, in words that quote none of its content (it may carry
-    /// personal data): e.g. `nested deeper than 256 levels`, `unexpected byte 0x27 at byte 12 of
-    /// 40`, `text ends inside a value (40 bytes)`, `more bytes after the JSON value at byte 30 of
-    /// 41`, `empty`. `nil` when they parse. Slow path only: it parses again.
+    /// personal data): e.g. `nested deeper than 256 levels (600 bytes)`, `unexpected byte 0x27
+    /// at byte 12 of 40`, `text ends inside a value (40 bytes)`, `more bytes after the JSON value
+    /// at byte 30 of 41`, `empty`. Every text but `empty` states the length exactly once, so a
+    /// caller never adds it (a dead-letter cause once said `(80 bytes) (80 bytes)`). `nil` when
+    /// they parse. Slow path only: it parses again.
     static func failure(_ bytes: [UInt8]) -> String? {
         var parser = JSONParser(bytes)
         parser.skipWhitespace()
-        if parser.index >= bytes.count { return bytes.isEmpty ? "empty" : "no JSON value, only white space or a byte order mark (\(bytes.count) bytes)" }
+        let length = bytes.count == 1 ? "1 byte" : "\(bytes.count) bytes"
+        if parser.index >= bytes.count { return bytes.isEmpty ? "empty" : "no JSON value, only white space or a byte order mark (\(length))" }
         if parser.parseValue(depth: 0) != nil {
             parser.skipWhitespace()
             return parser.index == bytes.count ? nil : "more bytes after the JSON value at byte \(parser.index) of \(bytes.count)"
         }
-        if parser.tooDeep { return "nested deeper than \(maxDepth) levels" }
-        if parser.index >= bytes.count { return "text ends inside a value (\(bytes.count) bytes)" }
+        if parser.tooDeep { return "nested deeper than \(maxDepth) levels (\(length))" }
+        if parser.index >= bytes.count { return "text ends inside a value (\(length))" }
         let byte = bytes[parser.index]
         let shown = byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") ? " '\(Character(Unicode.Scalar(byte)))'" : ""
         return "unexpected byte 0x\(String(byte, radix: 16, uppercase: true))\(shown) at byte \(parser.index) of \(bytes.count), or invalid UTF-8 or escape in the string before it"

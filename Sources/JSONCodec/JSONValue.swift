@@ -25,9 +25,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 
     /// Why `bytes` do not parse (``init(parsing:)`` returns `nil`), without quoting them:
-    /// `nested deeper than 256 levels`, `unexpected byte 0x27 ''' at byte 12 of 40…`, `text ends
-    /// inside a value (40 bytes)`, `more bytes after the JSON value at byte 30 of 41`, `empty`.
-    /// `nil` when they parse. For error messages and dead-letter causes; it parses again.
+    /// `nested deeper than 256 levels (600 bytes)`, `unexpected byte 0x27 at byte 12 of 40…`,
+    /// `text ends inside a value (40 bytes)`, `more bytes after the JSON value at byte 30 of 41`,
+    /// `empty`. Every text but `empty` gives the length once, so callers do not add it. `nil`
+    /// when they parse. For error messages and dead-letter causes; it parses again.
     public static func parseFailure(_ bytes: some Collection<UInt8>) -> String? {
         JSONParser.failure(Array(bytes))
     }

@@ -99,9 +99,9 @@ package struct ProbeAcksCommand: ParsableCommand {
         }
         let ackedSet = acked.withLock { $0 }, failedSet = failed.withLock { $0 }
         let missing = ackedSet.filter { stored[$0] == nil }.sorted()
-        print("probe-acks: fault \(fault.rawValue) ×\(faults); sent \(sent), acked \(ackedSet.count), failed \(failedSet.count), unreported \(sent - ackedSet.count - failedSet.count)")
-        print("stored \(stored.count) distinct (\(stored.values.filter { $0 > 1 }.count) stored more than once), read errors \(readErrors)")
-        print("ACKED BUT NOT STORED: \(missing.count)\(missing.isEmpty ? "" : ", e.g. \(missing.prefix(10))")")
+        Terminal.say("probe-acks: fault \(fault.rawValue) ×\(faults); sent \(sent), acked \(ackedSet.count), failed \(failedSet.count), unreported \(sent - ackedSet.count - failedSet.count)")
+        Terminal.say("stored \(stored.count) distinct (\(stored.values.filter { $0 > 1 }.count) stored more than once), read errors \(readErrors)")
+        Terminal.say("ACKED BUT NOT STORED: \(missing.count)\(missing.isEmpty ? "" : ", e.g. \(missing.prefix(10))")")
         if !missing.isEmpty { throw ExitCode.failure }
     }
 }

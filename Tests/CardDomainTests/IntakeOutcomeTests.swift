@@ -61,6 +61,20 @@ struct IntakeOutcomeTests {
         }
     }
 
+    /// Every way bytes fail to be JSON gives the dead-letter cause the payload's length once:
+    /// the parser's words carry it, the validator must not add it again.
+    @Test("a not-JSON cause states the payload's length exactly once", arguments: [
+        "{", "  ", "{} {}", "{'a':1}", #"{"submission_id":"web-1","# , String(repeating: "[", count: 300),
+    ])
+    func notJSONLengthOnce(_ text: String) throws {
+        let payload = Data(text.utf8)
+        let error = try #require(IntakeValidator.validate(payload).deadLetterError)
+        let length = "\(payload.count)"
+        let mentions = error.components(separatedBy: " ").filter { $0.trimmingCharacters(in: .punctuationCharacters) == length }
+        #expect(mentions.count == 1, "\(error)")
+        #expect(error.hasPrefix("payload is not JSON: "), "\(error)")
+    }
+
     @Test("JSON without a usable submission_id goes to the dead letter queue", arguments: [
         ("missing", JSONValue?.none),
         ("number", JSONValue.integer(123)),

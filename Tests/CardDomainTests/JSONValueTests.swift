@@ -51,12 +51,13 @@ struct JSONValueTests {
     @Test("why not JSON, in words that quote nothing of the text", arguments: [
         ("", "empty"),
         ("  ", "no JSON value, only white space or a byte order mark (2 bytes)"),
-        ("{", "text ends inside a value (1 bytes)"),
+        ("{", "text ends inside a value (1 byte)"),
+        ("[1,", "text ends inside a value (3 bytes)"),
         ("{} {}", "more bytes after the JSON value at byte 3 of 5"),
         ("{'a':1}", "unexpected byte 0x27 ''' at byte 1 of 7"),
         ("[1 2]", "unexpected byte 0x32 '2' at byte 3 of 5"),
-        (String(repeating: "[", count: 300) + String(repeating: "]", count: 300), "nested deeper than 256 levels"),
-        (#"{"a":{"b":"#  + String(repeating: "[", count: 600), "nested deeper than 256 levels"),
+        (String(repeating: "[", count: 300) + String(repeating: "]", count: 300), "nested deeper than 256 levels (600 bytes)"),
+        (#"{"a":{"b":"#  + String(repeating: "[", count: 600), "nested deeper than 256 levels (610 bytes)"),
     ])
     func failureCause(_ text: String, _ cause: String) {
         #expect(JSONValue.parseFailure(Array(text.utf8))?.hasPrefix(cause) == true, "\(JSONValue.parseFailure(Array(text.utf8)) ?? "parses")")

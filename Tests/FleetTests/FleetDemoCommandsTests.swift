@@ -48,6 +48,28 @@ struct FleetDemoCommandsTests {
         #expect(errors.isEmpty)
     }
 
+    /// With stdout a file (as under systemd, nohup or a CI log), a line must be written when it
+    /// is said, not when the process ends: Swift's `print` is fully buffered off a terminal, and
+    /// `fleet up` once held its banner until shutdown.
+    @Test("fleet broker's banner reaches a log file while the broker is still running")
+    func bannerWhileRunning() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-banner-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let log = folder.appendingPathComponent("broker.log")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let child = try ChildProcess(name: "fleet broker", executable: BuildProducts.executable("fleet"),
+                                     arguments: ["broker", "--run-dir", folder.path, "--topic", "banner.test:1"], logFile: log)
+        let deadline = ContinuousClock.now + .seconds(30)
+        var banner = false
+        while !banner, child.isRunning, ContinuousClock.now < deadline {
+            banner = readGrowingTextFile(log).contains("embedded broker listening on ")
+            if !banner { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(banner && child.isRunning, "banner written before exit: \(readGrowingTextFile(log))")
+        child.signal(SIGTERM)
+        #expect(await child.waitAsync(timeout: .seconds(20)) == 0)
+    }
+
     @Test("fleet seed publishes every person of N families keyed by id_number, and every branch keyed bank/branch")
     func seed() async throws {
         let cluster = try cluster()

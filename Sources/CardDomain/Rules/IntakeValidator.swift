@@ -27,7 +27,7 @@ public enum IntakeValidator {
             // Never quote the payload: it is full of personal data.
             let utf8 = String(data: data, encoding: .utf8) != nil
             return .notJSON(error: utf8
-                ? "payload is not JSON: \(JSONValue.parseFailure(data) ?? "unreadable") (\(data.count) bytes)"
+                ? "payload is not JSON: \(JSONValue.parseFailure(data) ?? "unreadable")"
                 : "payload is not UTF-8 text, so not JSON (\(data.count) bytes)")
         }
         guard case .object(let top) = root else {

@@ -57,7 +57,7 @@ package final class Dashboard: Service, @unchecked Sendable {
                 if isTerminal {
                     FileHandle.standardOutput.write(Data(("\u{1B}[H\u{1B}[2J" + screen).utf8))
                 } else if ContinuousClock.now - lastPlain >= .seconds(10) {
-                    print(screen)
+                    Terminal.say(screen)
                     lastPlain = .now
                 }
             } catch {
