@@ -338,13 +338,40 @@ public final class KafkaConsumer: Sendable {
 
     /// Low and high watermarks of an assigned partition as the last fetch response reported them
     /// (`rd_kafka_get_watermark_offsets`: no request, so cheap enough for a gauge); `nil` before the
-    /// first fetch answered. The high watermark lags the broker's by at most one fetch.
-    public func cachedWatermarks(topic: String, partition: Int32) -> (low: Int64, high: Int64)? {
+    /// first fetch answered. The high watermark lags the broker's by at most one fetch; `low` (the
+    /// log start offset) is `nil` while no response has reported it.
+    public func cachedWatermarks(topic: String, partition: Int32) -> (low: Int64?, high: Int64)? {
         var low: Int64 = -1
         var high: Int64 = -1
         let err = client.withHandle { rd_kafka_get_watermark_offsets($0, topic, partition, &low, &high) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
-        return (max(low, 0), high)
+        return (low >= 0 ? low : nil, high)
+    }
+
+    /// The offset the next record appended to each partition will get: the high watermark, or
+    /// under `isolation.level=read_committed` (librdkafka's default) the last stable offset.
+    /// One ListOffsets request per partition leader for all of them (`rd_kafka_offsets_for_times`
+    /// with `RD_KAFKA_OFFSET_END`, the protocol's "latest" timestamp, -1), where
+    /// ``watermarks(topic:partition:timeout:)`` sends two per partition. Blocking, up to `timeout`.
+    /// - Returns: offsets by partition (offset `nil` in the key); a partition the leader answered
+    ///   with an error is left out.
+    /// - Throws: `KafkaError` when the request as a whole fails or times out.
+    public func latestOffsets(_ partitions: [TopicPartitionOffset], timeout: Duration) throws -> [TopicPartitionOffset: Int64] {
+        guard !partitions.isEmpty else { return [:] }
+        let asked = partitions.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: Int64(RD_KAFKA_OFFSET_END)) }
+        return try client.withHandle { rk in
+            try RDKafkaTopicPartitionList.with(asked) { list in
+                let err = rd_kafka_offsets_for_times(rk, list, Int32(clamping: timeout.milliseconds))
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.metadata, err, "latest offsets") }
+                var latest: [TopicPartitionOffset: Int64] = [:]
+                for i in 0..<Int(list.pointee.cnt) {
+                    let element = list.pointee.elems[i]
+                    guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR, element.offset >= 0 else { continue }
+                    latest[TopicPartitionOffset(topic: String(cString: element.topic), partition: element.partition)] = element.offset
+                }
+                return latest
+            }
+        }
     }
 
     /// Leaves the group (revoking through the listener) and closes. Blocking.

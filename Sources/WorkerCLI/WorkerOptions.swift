@@ -81,6 +81,12 @@ public struct WorkerOptions: ParsableArguments {
         if let seconds = stuckPartitionSeconds ?? environment["CARD_STUCK_PARTITION_SECONDS"].flatMap(Double.init) {
             config.stuckPartitionTimeout = .milliseconds(Int64(seconds * 1000))
         }
+        if let text = environment["CARD_IDLE_PAUSE"] {
+            guard let setting = IdlePauseSetting(environmentValue: text) else {
+                throw ValidationError("CARD_IDLE_PAUSE must be off, auto or a probe interval in ms (1-60000), not \"\(text)\"")
+            }
+            config.idlePause = setting
+        }
         return config
     }
 

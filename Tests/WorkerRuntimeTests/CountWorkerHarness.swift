@@ -29,8 +29,8 @@ final class CountWorkerHarness: @unchecked Sendable {
     var logFile: URL { directory.appendingPathComponent("worker.log") }
 
     /// Starts the worker with a short session timeout so a killed instance's partitions move fast.
-    func startWorker(batchSize: Int = 500, extraArguments: [String] = []) throws {
-        worker = try launch(batchSize: batchSize, extraArguments: extraArguments, logFile: logFile)
+    func startWorker(batchSize: Int = 500, extraArguments: [String] = [], environment: [String: String]? = nil) throws {
+        worker = try launch(batchSize: batchSize, extraArguments: extraArguments, logFile: logFile, environment: environment)
     }
 
     /// Another instance of the same worker (same group), logging to `log`: on the same state volume,
@@ -39,12 +39,13 @@ final class CountWorkerHarness: @unchecked Sendable {
         try launch(batchSize: batchSize, extraArguments: extraArguments, logFile: log, stateDirectory: stateDirectory)
     }
 
-    private func launch(batchSize: Int, extraArguments: [String], logFile: URL, stateDirectory: URL? = nil) throws -> ChildProcess {
+    private func launch(batchSize: Int, extraArguments: [String], logFile: URL, stateDirectory: URL? = nil,
+                        environment: [String: String]? = nil) throws -> ChildProcess {
         try ChildProcess(
             name: "count-worker", executable: BuildProducts.executable("count-worker"),
             arguments: ["--brokers", cluster.bootstrapServers, "--state-dir", (stateDirectory ?? self.stateDirectory).path, "--batch-size", "\(batchSize)",
                         "--kafka-property", "session.timeout.ms=3000", "--kafka-property", "heartbeat.interval.ms=300"] + extraArguments,
-            logFile: logFile)
+            environment: environment, logFile: logFile)
     }
 
     func produce(_ records: [(key: String, value: String)]) async throws {

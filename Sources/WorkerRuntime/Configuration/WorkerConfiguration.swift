@@ -24,6 +24,12 @@ public struct WorkerConfiguration: Sendable {
         clusterID.map(EmbeddedCluster.isEmbedded(clusterID:)) ?? false ? .milliseconds(10) : .milliseconds(500)
     }
 
+    /// Whether quiet input partitions are paused and probed instead of fetched (``IdlePause``).
+    /// Default `.auto`: on when the input fetch wait is shorter than the probe interval (the
+    /// embedded broker's 10 ms), off on Apache Kafka's 500 ms. `CARD_IDLE_PAUSE` overrides:
+    /// `off`, `auto`, or the probe interval in ms (`100`).
+    public var idlePause: IdlePauseSetting = .auto
+
     /// Most messages applied in one SQLite transaction. Default 500.
     public var maxBatchSize: Int = 500
     /// Longest a poll waits for the first message when nothing else is due. Default 1 s.
@@ -87,4 +93,53 @@ extension Duration {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
     }
+}
+
+/// Pausing quiet input partitions: a policy, or the rule that picks one (``WorkerConfiguration/idlePause``).
+public enum IdlePauseSetting: Sendable, Equatable {
+    /// On when the input consumer's `fetch.wait.max.ms` is shorter than the default probe
+    /// interval: there a fetch loop costs more than probing does.
+    case auto
+    case off
+    case on(IdlePausePolicy)
+
+    /// The policy in force for an input consumer whose `fetch.wait.max.ms` is `fetchMaxWait`.
+    public func resolved(fetchMaxWait: Duration) -> IdlePausePolicy? {
+        switch self {
+        case .off: nil
+        case .on(let policy): policy
+        case .auto: fetchMaxWait < IdlePausePolicy.standard.probeInterval ? .standard : nil
+        }
+    }
+
+    /// `CARD_IDLE_PAUSE`'s value: `off`, `auto`, or a probe interval in whole milliseconds
+    /// (1–60000) with the standard quiet time; `nil` for anything else.
+    public init?(environmentValue text: String) {
+        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "off", "0": self = .off
+        case "auto", "": self = .auto
+        case let value:
+            guard let ms = Int64(value), (1...60_000).contains(ms) else { return nil }
+            self = .on(IdlePausePolicy(quietFor: IdlePausePolicy.standard.quietFor, probeInterval: .milliseconds(ms)))
+        }
+    }
+}
+
+/// When a quiet input partition stops being fetched, and how often it is probed for news.
+public struct IdlePausePolicy: Sendable, Equatable {
+    /// How long a partition must deliver nothing before it is paused.
+    public var quietFor: Duration
+    /// How often paused partitions' latest offsets are asked for (one ListOffsets request for all
+    /// of them): the most a first message after a quiet spell waits before its partition is
+    /// fetched again.
+    public var probeInterval: Duration
+
+    public init(quietFor: Duration, probeInterval: Duration) {
+        self.quietFor = quietFor
+        self.probeInterval = probeInterval
+    }
+
+    /// 2 s quiet, 100 ms probe: a stream of one message a second per partition never pauses;
+    /// README "Idle" has what it saves and costs.
+    public static let standard = IdlePausePolicy(quietFor: .seconds(2), probeInterval: .milliseconds(100))
 }

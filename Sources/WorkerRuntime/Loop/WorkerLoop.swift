@@ -39,6 +39,8 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     private let fence: OutputFence
     /// The next offset to read per assigned input partition, as SQLite stores it: what a fence commit sends.
     private var inputOffsets: [TopicPartitionOffset: Int64] = [:]
+    /// Quiet input partitions paused and probed instead of fetched (nil: off, as on Apache Kafka).
+    private var idle: IdlePause?
     /// Standby copies of partitions other instances own (nil: off; resolved in `run`).
     private var standby: StandbyReplicas?
     /// This instance's id and its state directory's locks, held for the life of the loop.
@@ -66,6 +68,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.kafka, groupID: configuration.groupID)
         if let wait = configuration.inputFetchMaxWait { consumerConfiguration.fetchMaxWait = wait }
         consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
+        if case .on(let policy) = configuration.idlePause { idle = IdlePause(policy: policy) }
         // A delivery report may free outputs (their changelog record is stored) or outbox room:
         // end the poll's wait so the relay acts now, not when the wait runs out.
         producer.onDeliveryReports { [consumer] in consumer.wakeUp() }
@@ -87,7 +90,10 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             let result = consumer.poll(maxMessages: configuration.maxBatchSize, timeout: inputWait())
             if let failure = listenerFailure { throw failure }
             report(result.errors)
-            if !result.messages.isEmpty { try apply(result.messages) }
+            if !result.messages.isEmpty {
+                idle?.delivered(Set(result.messages.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition) }), now: .now)
+                try apply(result.messages)
+            }
             if !result.skippedTo.isEmpty { try recordSkipped(result.skippedTo) }
             try runDueRetries()
             try tickIfDue()
@@ -97,8 +103,48 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             if changelogTopic != nil { fence.startIfNeeded(relays: relays, offsets: positionList, consumer: consumer) }
             commitIfDue(force: false)
             standby?.pump(active: Set(relays.keys))
+            pauseOrResumeQuietInputs()
         }
         try shutDown()
+    }
+
+    /// Probes the paused input partitions when due and resumes those with news; pauses those gone
+    /// quiet (``IdlePause``). A probe that fails resumes them all: fetching is always safe.
+    private func pauseOrResumeQuietInputs() {
+        guard var idle else { return }
+        defer { self.idle = idle }
+        let now = ContinuousClock.now
+        if idle.probeDue(now: now) {
+            let latest: [TopicPartitionOffset: Int64]?
+            do {
+                latest = try consumer.latestOffsets(Array(idle.paused.keys), timeout: .milliseconds(500))
+            } catch {
+                logger.warning("probe of paused input partitions failed; fetching them again", metadata: [LogKey.error: "\(error)"])
+                latest = nil
+            }
+            let resume = idle.probed(latest: latest, now: now)
+            if !resume.isEmpty {
+                logger.debug("paused input partitions resumed: records arrived", metadata: ["partitions": "\(resume)"])
+                do { try consumer.resume(resume) } catch {
+                    // Still paused in librdkafka: paused again once quiet, and the next probe resumes it.
+                    logger.warning("resuming quiet input partitions failed", metadata: [LogKey.error: "\(error)"])
+                }
+            }
+        }
+        let pause = idle.toPause(now: now, stopped: consumer.stopped) { tp in
+            let fetched = consumer.cachedWatermarks(topic: tp.topic, partition: tp.partition)
+            // Nothing stored and nothing read yet: the worker starts at the log start (earliest).
+            let next = inputOffsets[tp] ?? consumer.positions([tp]).first?.offset ?? fetched?.low
+            return IdlePause.Offsets(next: next, fetchedHigh: fetched?.high)
+        }
+        guard !pause.isEmpty else { return }
+        do {
+            try consumer.pause(pause)
+            logger.debug("input partitions paused while quiet", metadata: ["partitions": "\(pause)"])
+        } catch {
+            idle.resumed(pause, now: now)
+            logger.warning("pausing quiet input partitions failed", metadata: [LogKey.error: "\(error)"])
+        }
     }
 
     /// How long the next poll may wait for input: until the soonest work of the loop's own falls
@@ -112,6 +158,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         if !uncommitted.isEmpty { due = min(due, lastCommit + configuration.kafkaCommitInterval) }
         if !fence.isWaiting, let retry = fence.retryAt { due = min(due, retry) }
         if let standby { due = min(due, standby.nextDue) }
+        if let probe = idle?.nextProbe { due = min(due, probe) }
         for relay in relays.values {
             if let since = relay.deletionsPendingSince { due = min(due, since + OutboxRelay.idleDeletionDelay) }
         }
@@ -470,6 +517,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
 
     func partitionsAssigned(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
         var positions: [TopicPartitionOffset] = []
+        idle?.assigned(partitions, now: .now)
         fence.abandon()
         standby?.assignmentChanged(assigned: true)
         // A standby copy of a partition this instance now owns is its file: closed here, opened below as the owner's.
@@ -636,6 +684,15 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
     /// Drops what the loop kept for partitions it no longer owns.
     private func forget(_ partitions: [TopicPartitionOffset]) {
         let gone = Set(partitions.map(\.partition))
+        if var idle {
+            // Resumed while still assigned and paused, so no pause outlives the assignment: a later
+            // resume of a partition librdkafka does not hold paused restarts it from a stale position
+            // (librdkafka issue #4686, fixed in a release after 2.0.2).
+            let paused = idle.paused.keys.filter { gone.contains($0.partition) }
+            if !paused.isEmpty { try? consumer.resume(paused) }
+            idle.revoked(partitions: gone)
+            self.idle = idle
+        }
         fence.abandon()
         uncommitted = uncommitted.filter { !gone.contains($0.key.partition) }
         inputOffsets = inputOffsets.filter { !gone.contains($0.key.partition) }
