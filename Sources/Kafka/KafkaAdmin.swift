@@ -243,20 +243,13 @@ public final class KafkaAdmin: Sendable {
     }
 
     private func offsets(at timestamp: Int64, _ keys: [TopicPartitionOffset], timeout: Duration) throws -> [TopicPartitionOffset: Int64] {
-        try client.withHandle { rk in
-            try RDKafkaTopicPartitionList.with(keys.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: timestamp) }) { list in
-                let err = rd_kafka_offsets_for_times(rk, list, Int32(clamping: timeout.milliseconds))
-                if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.metadata, err, "watermarks of \(keys.count) partitions") }
-                var offsets: [TopicPartitionOffset: Int64] = [:]
-                for i in 0..<Int(list.pointee.cnt) {
-                    let element = list.pointee.elems[i]
-                    let key = TopicPartitionOffset(topic: String(cString: element.topic), partition: element.partition)
-                    if element.err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.metadata, element.err, "watermarks \(key)") }
-                    offsets[key] = element.offset
-                }
-                return offsets
-            }
+        let answers = try client.withHandle { try RDKafkaWatermarks.offsets($0, at: timestamp, keys, timeout: timeout) }
+        var offsets: [TopicPartitionOffset: Int64] = [:]
+        for (key, answer) in answers {
+            if answer.error != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.metadata, answer.error, "watermarks \(key)") }
+            offsets[key] = answer.offset
         }
+        return offsets
     }
 
     /// A group's committed offsets for the given partitions (`nil` offset: nothing committed).

@@ -357,21 +357,10 @@ public final class KafkaConsumer: Sendable {
     ///   with an error is left out.
     /// - Throws: `KafkaError` when the request as a whole fails or times out.
     public func latestOffsets(_ partitions: [TopicPartitionOffset], timeout: Duration) throws -> [TopicPartitionOffset: Int64] {
-        guard !partitions.isEmpty else { return [:] }
-        let asked = partitions.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: Int64(RD_KAFKA_OFFSET_END)) }
-        return try client.withHandle { rk in
-            try RDKafkaTopicPartitionList.with(asked) { list in
-                let err = rd_kafka_offsets_for_times(rk, list, Int32(clamping: timeout.milliseconds))
-                if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.metadata, err, "latest offsets") }
-                var latest: [TopicPartitionOffset: Int64] = [:]
-                for i in 0..<Int(list.pointee.cnt) {
-                    let element = list.pointee.elems[i]
-                    guard element.err == RD_KAFKA_RESP_ERR_NO_ERROR, element.offset >= 0 else { continue }
-                    latest[TopicPartitionOffset(topic: String(cString: element.topic), partition: element.partition)] = element.offset
-                }
-                return latest
-            }
+        let answers = try client.withHandle { rk in
+            try RDKafkaWatermarks.offsets(rk, at: Int64(RD_KAFKA_OFFSET_END), partitions, timeout: timeout)
         }
+        return answers.compactMapValues { $0.error == RD_KAFKA_RESP_ERR_NO_ERROR && $0.offset >= 0 ? $0.offset : nil }
     }
 
     /// Leaves the group (revoking through the listener) and closes. Blocking.
@@ -409,6 +398,27 @@ private let commitCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t,
 }
 
 enum RDKafkaWatermarks {
+    /// Each partition's offset for `timestamp` (ms since the epoch, or the protocol's special
+    /// values: `RD_KAFKA_OFFSET_END` −1 latest, `RD_KAFKA_OFFSET_BEGINNING` −2 earliest), one
+    /// ListOffsets request per partition leader (`rd_kafka_offsets_for_times`), with each
+    /// partition's own error. Blocking, up to `timeout`.
+    /// - Throws: `KafkaError` (code `.metadata`) when the request as a whole fails or times out.
+    static func offsets(_ rk: OpaquePointer, at timestamp: Int64, _ partitions: [TopicPartitionOffset], timeout: Duration) throws
+        -> [TopicPartitionOffset: (offset: Int64, error: rd_kafka_resp_err_t)] {
+        let keys = Array(Set(partitions.map(\.withoutOffset)))
+        guard !keys.isEmpty else { return [:] }
+        return try RDKafkaTopicPartitionList.with(keys.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition, offset: timestamp) }) { list in
+            let err = rd_kafka_offsets_for_times(rk, list, Int32(clamping: timeout.milliseconds))
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.metadata, err, "offsets of \(keys.count) partitions") }
+            var answers: [TopicPartitionOffset: (offset: Int64, error: rd_kafka_resp_err_t)] = [:]
+            for i in 0..<Int(list.pointee.cnt) {
+                let element = list.pointee.elems[i]
+                answers[TopicPartitionOffset(topic: String(cString: element.topic), partition: element.partition)] = (element.offset, element.err)
+            }
+            return answers
+        }
+    }
+
     static func query(_ rk: OpaquePointer, topic: String, partition: Int32, timeout: Duration) throws -> (low: Int64, high: Int64) {
         var low: Int64 = 0
         var high: Int64 = 0

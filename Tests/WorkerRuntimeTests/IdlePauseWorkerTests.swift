@@ -15,13 +15,15 @@ struct IdlePauseWorkerTests {
         try await harness.produce(input.chunk(200, "warm"))
         _ = try await harness.waitForState(timeout: .seconds(60)) { KeyedInput.total($0) >= 200 }
         for round in 1...3 {
-            let logBefore = harness.workerLog().count
-            // More than the 2 s quiet time with nothing to read: the worker stops fetching.
+            // More than the 2 s quiet time with nothing to read: the worker stops fetching. Paused
+            // now means the last pause was logged after the last resume.
             let paused = await waitFor(timeout: .seconds(20)) {
-                harness.workerLog().dropFirst(logBefore).contains("input partitions paused while quiet")
+                let log = harness.workerLog()
+                guard let pause = log.range(of: "input partitions paused while quiet", options: .backwards) else { return false }
+                return log.range(of: "paused input partitions resumed", options: .backwards).map { $0.lowerBound < pause.lowerBound } ?? true
             }
             #expect(paused, "round \(round): no partition paused\n\(harness.workerLog().suffix(3000))")
-            try await Task.sleep(for: .milliseconds(300))
+            let logBefore = harness.workerLog().count
             let expectedTotal = KeyedInput.total(input.expected) + 100
             try await harness.produce(input.chunk(100, "round\(round)"))
             let state = try await harness.waitForState(timeout: .seconds(30)) { KeyedInput.total($0) >= expectedTotal }
