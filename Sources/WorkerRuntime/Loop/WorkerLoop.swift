@@ -125,7 +125,15 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             let resume = idle.probed(latest: latest, now: now)
             if !resume.isEmpty {
                 logger.debug("paused input partitions resumed: records arrived", metadata: ["partitions": "\(resume)"])
-                do { try consumer.resume(resume) } catch {
+                do {
+                    try consumer.resume(resume)
+                    // librdkafka 2.0.2 acts on a partition's resume only when the thread of its
+                    // leader's connection next wakes for other work, which on a quiet consumer is the
+                    // next probe: a request to those leaders wakes them now. Measured through
+                    // count-worker, one hop after a quiet spell with a 100 ms probe: 117–206 ms
+                    // without this request, 23–97 ms with it. Resumes are rare: the request is too.
+                    _ = try? consumer.latestOffsets(resume, timeout: .milliseconds(200))
+                } catch {
                     // Still paused in librdkafka: paused again once quiet, and the next probe resumes it.
                     logger.warning("resuming quiet input partitions failed", metadata: [LogKey.error: "\(error)"])
                 }
