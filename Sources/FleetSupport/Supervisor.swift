@@ -28,6 +28,11 @@ public struct ChildSpec: Sendable {
 
 /// Starts children, restarts a dying worker with exponential backoff (1 s doubling to 30 s,
 /// reset after a minute of good health), and on graceful shutdown stops them all with SIGTERM.
+///
+/// A worker that exits with `EX_USAGE` (64: its arguments or `CARD_*` environment were refused,
+/// swift-argument-parser's validation exit) is not restarted: the same configuration fails the same
+/// way, and a fleet restarting it every second looked alive while doing nothing. The supervisor
+/// then stops every child and `run()` throws a ``FleetRunError`` quoting the worker's error line.
 public final class Supervisor: Service, @unchecked Sendable {
     private let specs: [ChildSpec]
     private let logDirectory: URL
@@ -50,16 +55,27 @@ public final class Supervisor: Service, @unchecked Sendable {
         var finished = false
     }
 
+    /// `EX_USAGE` from sysexits.h: the command line or configuration was refused.
+    static let usageExitStatus: Int32 = 64
+
     public func run() async throws {
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         var slots = specs.map { Slot(spec: $0) }
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        var refused: FleetRunError?
+        supervising: while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let finishedNames = Set(slots.filter(\.finished).map(\.spec.name))
             for i in slots.indices {
                 var slot = slots[i]
                 if let process = slot.process, !process.isRunning {
                     let status = process.exitStatus ?? -1
                     slot.process = nil
+                    if slot.spec.restart, status == Self.usageExitStatus {
+                        refused = Self.refusal(of: slot.spec.name, log: logDirectory.appendingPathComponent("\(slot.spec.name).log"))
+                        logger.critical("child refused its configuration; not restarting, stopping the fleet", metadata: [
+                            "child": "\(slot.spec.name)", "status": "\(status)"])
+                        slots[i] = slot
+                        break supervising
+                    }
                     if slot.spec.restart {
                         if let started = slot.startedAt, ContinuousClock.now - started > .seconds(60) { slot.backoff = .seconds(1) }
                         slot.nextStart = .now + slot.backoff
@@ -97,5 +113,15 @@ public final class Supervisor: Service, @unchecked Sendable {
             logger.warning("child did not stop in time; killing", metadata: ["child": "\(process.name)"])
             process.signal(SIGKILL)
         }
+        if let refused { throw refused }
+    }
+
+    /// The error for a child that exited with `EX_USAGE`: its last `Error:` line (what
+    /// swift-argument-parser printed), and where its log is.
+    static func refusal(of name: String, log: URL) -> FleetRunError {
+        let line = readGrowingTextFile(log).split(separator: "\n").last { $0.contains("Error:") }
+            .map { String($0.trimmingCharacters(in: .whitespaces).prefix(400)) }
+        return FleetRunError("\(name) refused its configuration (exit 64, EX_USAGE), so it is not restarted and the fleet stops: "
+            + "\(line ?? "no error line in its log"). Its log: \(log.path)")
     }
 }
