@@ -18,11 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
 static volatile sig_atomic_t stop_requested = 0;
-static void on_signal(int signo) { (void)signo; stop_requested = 1; }
+// The stop is bounded: with the brokers gone, delivery waits and rd_kafka_consumer_close can block
+// for minutes, and a bench relay left behind outlived its CI run by most of an hour. SIGALRM's
+// default action ends the process 20 s after the stop was asked for.
+static void on_signal(int signo) { (void)signo; if (!stop_requested) alarm(20); stop_requested = 1; }
 
 // Delivery reports of the batch in flight: outstanding count and failures.
 static long outstanding = 0;
@@ -155,7 +159,16 @@ int main(int argc, char **argv) {
     rd_kafka_message_t **batch = calloc((size_t)batch_size, sizeof *batch);
     long relayed = 0, batches = 0;
     int status = 0;
+    // CARD_PARENT_PID (set by the fleet's ChildProcess, as for the workers' ParentWatch): stop when
+    // the process that started this relay is gone, instead of relaying for ever as an orphan.
+    const char *parent_text = getenv("CARD_PARENT_PID");
+    pid_t parent = parent_text ? (pid_t)strtol(parent_text, NULL, 10) : 0;
     while (!stop_requested) {
+        if (parent > 1 && getppid() != parent) {
+            fprintf(stderr, "card-c-relay: the process that started it (%d) is gone: stopping\n", (int)parent);
+            on_signal(SIGTERM);
+            break;
+        }
         ssize_t count = rd_kafka_consume_batch_queue(queue, (int)poll_timeout_ms, batch, (size_t)batch_size);
         if (count < 0) { fprintf(stderr, "card-c-relay: poll: %s\n", rd_kafka_err2str(rd_kafka_last_error())); status = 3; break; }
         if (count == 0) continue;

@@ -200,7 +200,11 @@ package struct BenchCommand: AsyncParsableCommand {
         var relays: [ChildProcess] = []
         defer {
             relays.forEach { $0.signal(SIGTERM) }
-            relays.forEach { $0.wait(timeout: .seconds(15)) }
+            // Never left behind: a relay that has not stopped 15 s after SIGTERM is killed.
+            for relay in relays where relay.wait(timeout: .seconds(15)) == nil {
+                relay.signal(SIGKILL)
+                relay.wait(timeout: .seconds(5))
+            }
         }
         for hop in 0..<4 {
             let (executable, arguments) = kind.command(servers: fleet.servers, from: topics[hop], to: topics[hop + 1],
