@@ -29,12 +29,6 @@ public struct WorkerService: Service {
         if configuration.inputFetchMaxWait == nil {
             configuration.inputFetchMaxWait = WorkerConfiguration.inputFetchMaxWait(clusterID: clusterID)
         }
-        if configuration.idlePause == .auto {
-            // The wait the input consumer really uses: CARD_KAFKA_FETCH_WAIT_MAX_MS wins over the cluster's default.
-            let wait = configuration.kafka.extraProperties["fetch.wait.max.ms"].flatMap(Int64.init).map(Duration.milliseconds)
-                ?? configuration.inputFetchMaxWait ?? .milliseconds(500)
-            configuration.idlePause = configuration.idlePause.resolved(fetchMaxWait: wait).map(IdlePauseSetting.on) ?? .off
-        }
         let reference = handler.referenceTables.isEmpty ? nil
             : try ReferenceLoader(tables: handler.referenceTables, configuration: configuration, logger: logger)
         try reference?.start()

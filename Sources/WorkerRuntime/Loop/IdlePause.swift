@@ -54,9 +54,9 @@ struct IdlePause {
         if paused.isEmpty { nextProbe = nil }
     }
 
-    /// Messages arrived from these partitions.
-    mutating func delivered(_ partitions: some Sequence<TopicPartitionOffset>, now: ContinuousClock.Instant) {
-        for tp in partitions where lastActivity[tp] != nil { lastActivity[tp] = now }
+    /// Messages arrived from this partition (its offset ignored); unassigned partitions are not tracked.
+    mutating func delivered(_ partition: TopicPartitionOffset, now: ContinuousClock.Instant) {
+        if lastActivity[partition] != nil { lastActivity[partition] = now }
     }
 
     /// The partitions to pause now: assigned, not paused, quiet for ``IdlePausePolicy/quietFor``, not
@@ -73,7 +73,7 @@ struct IdlePause {
             pause.append(tp)
         }
         if !pause.isEmpty, nextProbe == nil { nextProbe = now + policy.probeInterval }
-        return pause.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        return Self.ordered(pause)
     }
 
     /// Whether the paused partitions' latest offsets should be asked for now.
@@ -88,7 +88,12 @@ struct IdlePause {
         let resume = paused.filter { tp, next in latest?[tp].map { $0 > next } ?? true }.map(\.key)
         resumed(resume, now: now)
         nextProbe = paused.isEmpty ? nil : now + policy.probeInterval
-        return resume.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        return Self.ordered(resume)
+    }
+
+    /// By topic, then partition: the order the loop pauses, resumes and logs them in.
+    private static func ordered(_ partitions: [TopicPartitionOffset]) -> [TopicPartitionOffset] {
+        partitions.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
     }
 
     /// These partitions fetch again from `now` (resumed, or a pause that failed).

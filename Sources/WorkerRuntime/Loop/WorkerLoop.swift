@@ -68,7 +68,11 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.kafka, groupID: configuration.groupID)
         if let wait = configuration.inputFetchMaxWait { consumerConfiguration.fetchMaxWait = wait }
         consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: logger)
-        if case .on(let policy) = configuration.idlePause { idle = IdlePause(policy: policy) }
+        // `auto` decides on the wait this consumer really uses: CARD_KAFKA_FETCH_WAIT_MAX_MS (an extra
+        // property) wins over the cluster's default, and the consumer configuration has applied both.
+        let fetchWait = consumerConfiguration.librdkafkaProperties["fetch.wait.max.ms"].flatMap(Int64.init)
+            .map(Duration.milliseconds) ?? consumerConfiguration.fetchMaxWait
+        if let policy = configuration.idlePause.resolved(fetchMaxWait: fetchWait) { idle = IdlePause(policy: policy) }
         // A delivery report may free outputs (their changelog record is stored) or outbox room:
         // end the poll's wait so the relay acts now, not when the wait runs out.
         producer.onDeliveryReports { [consumer] in consumer.wakeUp() }
@@ -91,7 +95,6 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
             if let failure = listenerFailure { throw failure }
             report(result.errors)
             if !result.messages.isEmpty {
-                idle?.delivered(Set(result.messages.map { TopicPartitionOffset(topic: $0.topic, partition: $0.partition) }), now: .now)
                 try apply(result.messages)
             }
             if !result.skippedTo.isEmpty { try recordSkipped(result.skippedTo) }
@@ -308,6 +311,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
                 uncommitted[tp] = next
                 inputOffsets[tp] = next
                 health.advanced(tp, next: next)
+                idle?.delivered(tp, now: start)
             }
             if parked { nextRetryAt[partition] = try relay.store.nextRetryDue() }
             metrics.consumed.increment(by: Int64(batch.count))
