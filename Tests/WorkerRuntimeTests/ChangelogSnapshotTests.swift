@@ -76,16 +76,21 @@ struct ChangelogSnapshotTests {
         }
     }
 
-    private func image(bytes: Int) -> SnapshotImage {
+    /// An image of `bytes` patterned bytes in a file of its own (removed by the caller's `discard`).
+    private func image(bytes: Int) throws -> SnapshotImage {
         let payload = (0..<bytes).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
-        return SnapshotImage(id: "img", state: StatePoint(version: 9, epoch: 3 << 16), bytes: payload, sha256: StateSnapshot.sha256Hex(payload))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("image-\(UUID().uuidString)")
+        try Data(payload).write(to: file)
+        return SnapshotImage(id: "img", state: StatePoint(version: 9, epoch: 3 << 16), file: file, byteCount: bytes,
+                             sha256: StateSnapshot.sha256Hex(payload))
     }
 
     @Test("chunks and end marker reassemble to the image; a missing end marker, a missing chunk or a wrong SHA-256 is rejected")
-    func assembly() {
-        let image = image(bytes: 10_000)
+    func assembly() throws {
+        let image = try image(bytes: 10_000)
+        defer { image.discard() }
         let head = StatePoint(version: 11, epoch: 3 << 16)
-        let chunks = image.chunkRecords(topic: "t", partition: 0, chunkBytes: 4096, head: head)
+        let chunks = try image.chunkRecords(topic: "t", partition: 0, chunkBytes: 4096, head: head)
         #expect(chunks.count == 3)
         let end = image.endRecord(topic: "t", partition: 0, chunks: chunks.count, head: head)
 
@@ -95,7 +100,7 @@ struct ChangelogSnapshotTests {
             #expect(taken)
         }
         complete.finish()
-        #expect(complete.complete.map(\.image) == [image.bytes] && complete.rejected.isEmpty)
+        #expect(try complete.complete.map(\.image) == [image.bytes()] && complete.rejected.isEmpty)
         #expect(complete.complete.first?.state == image.state && complete.complete.first?.firstOffset == 100)
 
         var noEnd = SnapshotAssembler()
@@ -175,6 +180,7 @@ struct ChangelogSnapshotTests {
             usleep(2000)
         }
         #expect(relay.snapshotWriter?.completed == 1)
+        #expect(!FileManager.default.fileExists(atPath: source.url.path + ".snapshot"), "the copy on disk is removed once the snapshot is sent")
         #expect(source.changelog?.snapshots.changesetBytes == 0, "the count starts again after a complete snapshot")
         try bump(source, ["k1", "k9", "k2", "k1", "k10", "k3", "k3", "k4", "k11", "k0"], offset: 40)
         #expect(try relay.drain(timeout: .seconds(30)))
@@ -184,12 +190,13 @@ struct ChangelogSnapshotTests {
         let newer = try SnapshotImage.take(of: source.url, scratch: URL(fileURLWithPath: source.url.path + ".test-snapshot"))
         #expect(newer.state.version == sourceVersion.version)
         let head = StatePoint(version: sourceVersion.version, epoch: sourceVersion.epoch)
-        let chunks = newer.chunkRecords(topic: topic, partition: 0, chunkBytes: 4096, head: head)
-        #expect(chunks.count >= 2, "\(newer.bytes.count) bytes")
+        defer { newer.discard() }
+        let chunks = try newer.chunkRecords(topic: topic, partition: 0, chunkBytes: 4096, head: head)
+        #expect(chunks.count >= 2, "\(newer.byteCount) bytes")
         for record in chunks.dropLast() { try producer.enqueue(record) { _ in } }
         var corrupt = newer
         corrupt.id = "corrupt"
-        var corruptChunks = corrupt.chunkRecords(topic: topic, partition: 0, chunkBytes: 4096, head: head)
+        var corruptChunks = try corrupt.chunkRecords(topic: topic, partition: 0, chunkBytes: 4096, head: head)
         corruptChunks[0].value![100] ^= 0xff
         for record in corruptChunks + [corrupt.endRecord(topic: topic, partition: 0, chunks: corruptChunks.count, head: head)] {
             try producer.enqueue(record) { _ in }
@@ -230,5 +237,53 @@ struct ChangelogSnapshotTests {
         let chainOnly = try ChangelogChain.plan(all.entries, snapshots: [])
         #expect(chainOnly.base == nil && Int64(chainOnly.chain.count) == sourceVersion.version)
         try restoreAndCompare(chainOnly)
+    }
+
+    @Test("a snapshot is sent from its copy on disk, chunk by chunk: at most chunksInFlight unreported at any pump, the copy removed when done, and the chunks reassemble to the image the streaming hash named",
+          .timeLimit(.minutes(2)))
+    func streamedFromDisk() throws {
+        let logger = Logger(label: "test.snapshot")
+        let cluster = try EmbeddedCluster(logger: logger)
+        let topic = "card.tally-changelog"
+        try cluster.createTopic(TopicSpec(name: topic, partitions: 1))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("snapshot-stream-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let kafka = KafkaClientConfiguration(bootstrapServers: cluster.bootstrapServers)
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: kafka), logger: logger)
+
+        let source = try PartitionStore(directory: dir, partition: 0, handler: Handler())
+        try source.enableChangelog(topic: topic, snapshots: SnapshotSchedule(policy: SnapshotPolicy(changesetBytes: 1 << 30, maxAge: .seconds(3600))))
+        try source.write { db in
+            for i in 0..<2000 {
+                try db.execute(sql: "INSERT INTO tally (key, n) VALUES (?, ?)", arguments: ["key-\(i)-" + String(repeating: "x", count: 40), i])
+            }
+            try PartitionStore.recordOffset(db, topic: "test.input", partition: 0, next: 1)
+        }
+        source.changelog?.snapshots.changesetBytes = 1 << 30
+        let chunkBytes = 4096
+        let writer = SnapshotWriter(store: source, producer: producer, chunkBytes: chunkBytes, logger: logger)
+        var most = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while writer.completed == 0 && ContinuousClock.now < deadline {
+            let failures = writer.pump(recordsPending: false, deliveredThrough: .max)
+            #expect(failures.isEmpty)
+            most = max(most, writer.chunksUnreported)
+            usleep(500)
+        }
+        #expect(writer.completed == 1)
+        #expect(most == SnapshotWriter.chunksInFlight, "the producer never held more than the limit, and the limit was reached")
+        #expect(!FileManager.default.fileExists(atPath: source.url.path + ".snapshot"), "the copy on disk is removed once sent")
+
+        let reader = ChangelogReader(topic: topic, kafka: kafka, logger: logger)
+        let tail = try #require(try reader.tails(partitions: [0])[0])
+        let all = try reader.contents(partition: 0, low: tail.low, high: tail.high) { _ in }
+        #expect(all.snapshots.count == 1 && all.rejectedSnapshots == 0, "every chunk arrived and the SHA-256 of their bytes is the streamed hash")
+        let image = try #require(all.snapshots.first?.image)
+        #expect(image.count > 4 * SnapshotWriter.chunksInFlight * chunkBytes, "\(image.count) bytes: enough chunks for the limit to matter")
+        let restoredFile = dir.appendingPathComponent("restored.sqlite")
+        try Data(image).write(to: restoredFile)
+        let restored = try DatabaseQueue(path: restoredFile.path)
+        #expect(try restored.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM tally") } == 2000)
     }
 }
