@@ -39,7 +39,7 @@ package struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Demo families per generation of the scaled population.") var families = 2000
     @Option(help: "Worker batch size (--batch-size of each worker; the relay's poll batch).") var batchSize = 500
     @Option(name: .customLong("worker-kafka-property"), parsing: .singleValue,
-            help: "A librdkafka property key=value for every worker (repeatable), e.g. queued.max.messages.kbytes=8192.")
+            help: "A librdkafka property key=value for every worker (repeatable), e.g. queued.max.messages.kbytes=1024.")
     var workerKafkaProperties: [String] = []
     @Option(help: "Folder of topic specs; default: ./Topics or the repository's.") var topicsDir: String?
     @Option(help: "Work folder (state, logs); default: a fresh temporary folder, removed on success.") var workDir: String?

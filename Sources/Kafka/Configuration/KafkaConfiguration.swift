@@ -115,11 +115,16 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// A wait only delays data that arrives during an empty fetch, by at most this much.
     public static let tailingFetchMaxWait: Duration = .milliseconds(500)
 
-    /// Most pre-fetched data held in the local queue, in KiB (`queued.max.messages.kbytes`).
-    /// Default 8 MiB, not librdkafka's 64 MiB: a worker applies at most a batch (~1 MiB of
-    /// submissions) at a time, and the larger queue only raised each worker's memory (~40 MiB
-    /// measured on intake under a backlog).
-    public var prefetchKiB: Int = 8192
+    /// Most pre-fetched data held in the local queue, in KiB (`queued.max.messages.kbytes`; in
+    /// librdkafka 2.0.2 a limit per assigned partition, so a worker's 24 input partitions may hold
+    /// 24 times this under a backlog, plus one fetch each).
+    /// Default 2 MiB, not librdkafka's 64 MiB: a worker applies at most a batch (~1 MiB of
+    /// submissions) at a time, and a larger queue only raises its memory. Measured with `fleet bench
+    /// --applications 15000 --skip-relay` (release, README "Figures", memory rows): 8 MiB → 2 MiB
+    /// lowered intake's peak RSS 123–126 → 104–108 MiB at the same rate (628, 651 → 650, 639
+    /// applications/s); 1 MiB cost 12 % of the rate (567/s), 256 KiB more than half (238/s).
+    /// (64 → 8 MiB had saved ~40 MiB on intake.)
+    public var prefetchKiB: Int = 2048
 
     public enum StartPosition: String, Sendable { case earliest, latest, error }
 
