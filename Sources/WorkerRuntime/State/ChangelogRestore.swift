@@ -403,7 +403,7 @@ enum ChangelogRestore {
         let chain = plan.chain
         let target = PartitionStore.fileURL(directory: directory, partition: partition)
         let restoring = URL(fileURLWithPath: target.path + ".restoring")
-        for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: restoring.path + suffix) }
+        PartitionStore.removeFiles(at: restoring)
         if let base = plan.base { try Data(base.image).write(to: restoring) }
         let queue = try DatabaseQueue(path: restoring.path)
         if let base = plan.base {

@@ -46,6 +46,14 @@ final class PartitionStore {
         directory.appendingPathComponent(String(format: "partition-%03d.sqlite", partition))
     }
 
+    /// Removes the SQLite file at `url` and its `-journal`, `-wal` and `-shm` companions, or only the
+    /// companions when `keepingFile`; missing ones are no error. For scratch copies and restores in progress.
+    static func removeFiles(at url: URL, keepingFile: Bool = false) {
+        for suffix in (keepingFile ? [] : [""]) + ["-journal", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: url.path + suffix)
+        }
+    }
+
     /// Every migration of a partition file: the runtime's, the handler's, the changelog's.
     static func migrator(handler: any WorkerHandler) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()

@@ -121,7 +121,7 @@ struct SnapshotImage: Sendable {
     /// - Parameter scratch: where the copy is written; removed first if left by an earlier run.
     /// - Throws: SQLite errors, file read errors; ``StateChangelogError`` for a file never stamped by the changelog.
     static func take(of file: URL, scratch: URL) throws -> SnapshotImage {
-        removeFiles(at: scratch)
+        PartitionStore.removeFiles(at: scratch)
         do {
             var configuration = Configuration()
             configuration.readonly = true
@@ -134,7 +134,7 @@ struct SnapshotImage: Sendable {
             let row = try copy.read { try Row.fetchOne($0, sql: "SELECT version, epoch FROM runtime_changelog WHERE id = 0") }
             try copy.close()
             // A read-only open of a rollback-journal file leaves no -wal/-shm; removed anyway, so the copy is one file.
-            for suffix in ["-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratch.path + suffix) }
+            PartitionStore.removeFiles(at: scratch, keepingFile: true)
             guard let row else { throw StateChangelogError("\(file.lastPathComponent) has no state version: nothing to snapshot") }
             let handle = try FileHandle(forReadingFrom: scratch)
             defer { try? handle.close() }
@@ -148,17 +148,13 @@ struct SnapshotImage: Sendable {
             return SnapshotImage(id: "\(state.version)-\(state.epoch)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))",
                                  state: state, file: scratch, byteCount: byteCount, sha256: StateSnapshot.hex(hasher.finalize()))
         } catch {
-            removeFiles(at: scratch)
+            PartitionStore.removeFiles(at: scratch)
             throw error
         }
     }
 
     /// Removes the copy (sent, given up, or its partition gone).
-    func discard() { Self.removeFiles(at: file) }
-
-    private static func removeFiles(at url: URL) {
-        for suffix in ["", "-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: url.path + suffix) }
-    }
+    func discard() { PartitionStore.removeFiles(at: file) }
 
     /// How many chunk records of at most `chunkBytes` the image makes (at least one: an empty image is one empty chunk).
     func chunkCount(chunkBytes: Int) -> Int {
