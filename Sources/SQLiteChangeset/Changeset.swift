@@ -140,3 +140,74 @@ public final class ChangesetRecorder {
         session = nil
     }
 }
+
+/// Records each write transaction of one connection as a patchset, on SQLite's pre-update hook,
+/// for as long as the connection lives (`card_recorder_*` in CSQLiteSession).
+///
+/// The bytes are what ``ChangesetRecorder/patchset()`` (a session) gives for the same transaction,
+/// up to the order of rows within a table; `ChangesetTests` holds the two to that over random
+/// transactions. The difference is cost: a session lives for one transaction, so at every
+/// transaction it prepares `PRAGMA table_info` for each table it sees change and a row lookup per
+/// changed table, about a dozen prepares; this recorder prepares them once per table per connection.
+/// At a steady rate, where every message is its own transaction, the session's prepares were 6–15 %
+/// of a worker's CPU (docs/profile-notes.md, "Fourth round").
+///
+/// Use it from the connection's writer only: `begin` inside a write transaction, the writes,
+/// `patchset`, then `end` (also on rollback). A table whose primary key changes while the recorder
+/// lives is not seen (a column added is: it is read again); migrations run before the first
+/// transaction recorded. Let the recorder go (or call ``close()``) before the connection closes: it
+/// holds prepared statements.
+public final class PatchsetRecorder {
+    private var recorder: OpaquePointer?
+    private var connection: SQLiteConnection?
+
+    public init() {}
+
+    deinit { card_recorder_delete(recorder) }
+
+    /// Starts recording `db`'s transaction (installs the pre-update hook; it replaces a session's).
+    /// - Throws: ``ChangesetError`` when the connection is closed or SQLite is out of memory.
+    public func begin(_ db: Database) throws {
+        guard let sqlite = db.sqliteConnection else { throw ChangesetError(code: 21, message: "database is closed") }
+        if sqlite != connection {
+            // Another connection: the statements prepared on the first are of no use here.
+            close()
+            var created: OpaquePointer?
+            let rc = card_recorder_create(UnsafeMutableRawPointer(sqlite), &created)
+            guard rc == 0, let created else { throw ChangesetError(code: rc, message: "card_recorder_create failed") }
+            recorder = created
+            connection = sqlite
+        }
+        card_recorder_begin(recorder)
+    }
+
+    /// Whether no row of a recorded table was touched since ``begin(_:)`` (as `sqlite3session_isempty`:
+    /// a row changed and changed back still counts).
+    public var isEmpty: Bool { recorder.map { card_recorder_isempty($0) != 0 } ?? true }
+
+    /// The net row changes since ``begin(_:)`` as a patchset (empty bytes when there are none).
+    /// - Throws: ``ChangesetError`` with the error the hook met (SQLITE_NOMEM, SQLITE_SCHEMA when a
+    ///   table's columns changed under recorded rows) or the row lookup's.
+    public func patchset() throws -> Changeset {
+        guard let recorder else { return Changeset(bytes: []) }
+        var size: Int32 = 0
+        var buffer: UnsafeMutableRawPointer?
+        let rc = card_recorder_patchset(recorder, &size, &buffer)
+        defer { card_sqlite_free(buffer) }
+        guard rc == 0 else { throw ChangesetError(code: rc, message: "patchset recorder failed") }
+        guard let buffer, size > 0 else { return Changeset(bytes: []) }
+        return Changeset(bytes: Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
+    }
+
+    /// Stops recording: removes the hook and forgets the transaction's changes.
+    public func end() {
+        if let recorder { card_recorder_end(recorder) }
+    }
+
+    /// Frees the recorder's statements now (before its connection closes).
+    public func close() {
+        card_recorder_delete(recorder)
+        recorder = nil
+        connection = nil
+    }
+}

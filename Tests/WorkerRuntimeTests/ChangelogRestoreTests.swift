@@ -119,7 +119,7 @@ struct ChangelogRestoreTests {
         // A stale file in the target folder, and a leftover of an interrupted restore.
         let stale = try PartitionStore(directory: targetDir, partition: 1, handler: Handler())
         try stale.database.write { try $0.execute(sql: "INSERT INTO tally (key, n) VALUES ('stale', 1)") }
-        try stale.database.close()
+        try stale.close()
         try Data("junk".utf8).write(to: URL(fileURLWithPath: PartitionStore.fileURL(directory: targetDir, partition: 1).path + ".restoring"))
 
         let reader = ChangelogReader(topic: "card.tally-changelog", kafka: .init(bootstrapServers: cluster.bootstrapServers), logger: logger)

@@ -219,7 +219,7 @@ struct ChangelogSnapshotTests {
             let conflicts = try ChangelogRestore.restore(plan, directory: targetDir, partition: 0, handler: Handler()) { _, _ in }
             #expect(conflicts == 0)
             let restored = try PartitionStore(directory: targetDir, partition: 0, handler: Handler())
-            defer { try? restored.database.close() }
+            defer { try? restored.close() }
             #expect(try tally(restored) == tally(source))
             #expect(try restored.checkpoint() == sourceVersion)
             #expect(try restored.storedOffsets(topics: ["test.input"]).first?.offset == 50)

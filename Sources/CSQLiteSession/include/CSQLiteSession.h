@@ -41,4 +41,39 @@ int card_changeset_count(int size, const void *changeset, int *inserts, int *upd
 /* The connection's last error message (owned by SQLite, valid until the next call on `db`). */
 const char *card_sqlite_errmsg(void *db);
 
+/*
+ * The patchset recorder: what sqlite3session_patchset returns for one transaction, recorded on
+ * SQLite's pre-update hook (https://sqlite.org/c3ref/preupdate_blobwrite.html) by a recorder
+ * that lives as long as its connection. A session lives for one transaction (SQLite cannot clear
+ * one), so it prepares `PRAGMA table_info` when a table first changes and a `SELECT * ... WHERE pk
+ * IS ?` per changed table at every patchset; the recorder prepares each once per connection.
+ *
+ * Same rules as a session attached to every table of "main": only tables with a declared PRIMARY
+ * KEY, never *_unlogged ones; a row's change is the net change from its value when the
+ * transaction first touched it to its value when the patchset is taken (read then, so savepoints
+ * rolled back are accounted for). The bytes are SQLite's patchset format (table header 'P',
+ * INSERT 0x12 with every column, UPDATE 0x17 with the key and changed columns, DELETE 0x09 with
+ * the key only); sqlite3changeset_apply reads them. The order of rows within a table may differ
+ * from a session's, which no reader depends on.
+ *
+ * One transaction at a time: begin (installs the hook; it replaces any other pre-update hook,
+ * such as a session's, on `db`), then the writes, patchset, end (removes the hook). The
+ * recorder must be deleted before its connection is closed (it holds prepared statements).
+ */
+typedef struct card_recorder card_recorder;
+/* A recorder for connection `db` (no hook installed yet). SQLITE_NOMEM when out of memory. */
+int card_recorder_create(void *db, card_recorder **recorder);
+/* Ends any transaction being recorded, finalizes its statements, frees it. NULL is ignored. */
+void card_recorder_delete(card_recorder *recorder);
+/* Installs the hook and starts recording with no changes. */
+void card_recorder_begin(card_recorder *recorder);
+/* 1 if no row of a recorded table has been touched since begin (as sqlite3session_isempty). */
+int card_recorder_isempty(card_recorder *recorder);
+/* The net changes since begin as a patchset; free *patchset with card_sqlite_free. An error met
+ * in the hook (SQLITE_NOMEM, SQLITE_SCHEMA when a table's columns changed under recorded rows)
+ * is returned here, and no patchset. */
+int card_recorder_patchset(card_recorder *recorder, int *size, void **patchset);
+/* Removes the hook and forgets the changes (keeps each table's columns and statement). */
+void card_recorder_end(card_recorder *recorder);
+
 #endif

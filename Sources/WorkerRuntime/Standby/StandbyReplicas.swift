@@ -318,7 +318,7 @@ final class StandbyReplicas {
     @discardableResult
     private func closeCopy(_ partition: Int32) -> Copy? {
         guard let copy = copies.removeValue(forKey: partition) else { return nil }
-        try? copy.store.database.close()
+        try? copy.store.close()
         lagGauge(partition).record(0)
         return copy
     }
@@ -327,7 +327,7 @@ final class StandbyReplicas {
     private func abandonCatchUp() {
         guard let job = running else { return }
         job.done.wait()
-        try? job.store?.database.close()
+        try? job.store?.close()
         running = nil
     }
 
@@ -399,9 +399,9 @@ final class StandbyReplicas {
             if let store = job.store { copies[job.partition] = Copy(store: store, state: state, next: next) }
             catchUps.increment()
         case .success:
-            try? job.store?.database.close()
+            try? job.store?.close()
         case .failure(let error):
-            try? job.store?.database.close()
+            try? job.store?.close()
             backoff[job.partition] = ContinuousClock.now + Self.failureBackoff
             logger.warning("standby copy could not catch up; it is placed again later", metadata: [
                 LogKey.partition: "\(job.partition)", LogKey.error: "\(error)"])

@@ -103,7 +103,7 @@ struct ChangelogCatchUp {
             return Result(store: store, seenEpoch: seenEpoch, readInFull: true, state: head ?? history.checkpoint,
                           resumeAt: contents.incompleteFrom)
         }
-        try store.database.close()
+        try store.close()
         let bytes = plan.chain.reduce(0) { $0 + $1.changeset.count }
         let conflicts = try ChangelogRestore.restore(plan, directory: directory, partition: partition, handler: handler) { applying($0, of: $1) }
         store = try open()

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Kafka
+import SQLiteChangeset
 
 /// One SQLite file holding partition N's state for every input topic: the worker's own tables
 /// and the runtime's (offsets, outbox, applied ids, parked retries), so one transaction covers
@@ -11,6 +12,9 @@ final class PartitionStore {
     let url: URL
     /// Set by `enableChangelog`: the state version and epoch every `write` stamps (nil: changelog off).
     var changelog: ChangelogStamp?
+    /// Records each changelog transaction's patchset on the writer connection, preparing its
+    /// statements once per connection rather than once per transaction as a session would.
+    let recorder = PatchsetRecorder()
 
     /// Opens (creating if needed) and migrates the file for `partition`.
     /// - Parameter cacheKiB: SQLite page cache per connection. A worker holds a writer and a reader
@@ -32,6 +36,16 @@ final class PartitionStore {
         database = try DatabasePool(path: url.path, configuration: config)
         try Self.migrator(handler: handler).migrate(database)
         try database.read(PrimaryKeyCheck.verify)
+    }
+
+    deinit { recorder.close() }
+
+    /// Closes the file now: the recorder's statements first, since `sqlite3_close` refuses a
+    /// connection that still has statements.
+    /// - Throws: GRDB's `DatabaseError` when SQLite cannot close the file.
+    func close() throws {
+        database.writeWithoutTransaction { _ in recorder.close() }
+        try database.close()
     }
 
     /// Opens partition `partition`'s file in a worker's state directory, with its page cache

@@ -95,7 +95,7 @@ public enum RestoreBenchmark {
 
         func dump(_ dir: URL) throws -> [String] {
             let store = try PartitionStore(directory: dir, partition: 0, handler: handler)
-            defer { try? store.database.close() }
+            defer { try? store.close() }
             return try store.database.read { db in
                 try String.fetchAll(db, sql: "SELECT application_id || child_id || status || payload || updated_at FROM bench_state ORDER BY application_id")
                     + String.fetchAll(db, sql: "SELECT message_id FROM runtime_applied ORDER BY message_id")
@@ -104,7 +104,7 @@ public enum RestoreBenchmark {
         }
         let expected = try dump(dirs[0])
         let identical = try dump(dirs[1]) == expected && dump(dirs[2]) == expected
-        try source.database.close()
+        try source.close()
         return Figures(rows: rows, transactions: entries.count, fileBytes: fileBytes, changesetBytes: entries.reduce(0) { $0 + $1.changeset.count },
                        imageBytes: image.byteCount, snapshotSeconds: snapshotSeconds, restoreFromSnapshotSeconds: fromSnapshot,
                        restoreFromChangesetsSeconds: fromChangesets, identical: identical)

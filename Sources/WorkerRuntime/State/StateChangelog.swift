@@ -231,8 +231,8 @@ extension PartitionStore {
         guard let stamp = changelog else { return try database.write(body) }
         var record: ChangelogRecord?
         let result = try database.write { db -> T in
-            let recorder = try ChangesetRecorder(db)
-            defer { recorder.close() }
+            try recorder.begin(db)
+            defer { recorder.end() }
             let value = try body(db)
             guard !recorder.isEmpty else { return value }
             let version = stamp.version + 1
