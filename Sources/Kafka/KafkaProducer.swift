@@ -28,7 +28,7 @@ public final class KafkaProducer: Sendable {
     /// earlier observer. The worker loop uses it to wake its consumer poll
     /// (``KafkaConsumer/wakeUp()``), so outputs waiting for a report go out at once.
     public func onDeliveryReports(_ body: @escaping @Sendable () -> Void) {
-        reportsObserver.body.withLock { $0 = body }
+        reportsObserver.replace(body)
     }
 
     deinit { poller.stop() }
@@ -203,9 +203,28 @@ private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointe
 }
 
 /// The producer's delivery-report observer, shared with its poll thread.
-private final class ReportsObserver: Sendable {
-    let body = Mutex<(@Sendable () -> Void)?>(nil)
-    func notify() { body.withLock { $0 }?() }
+///
+/// The body is kept in a class box, never as the Mutex's value itself. A function value read out
+/// of a generic container through `inout` (`withLock { $0 }`) is re-abstracted on the write-back,
+/// so each read wrapped the stored closure in two more reabstraction thunks: after n rounds of
+/// reports a call went 2n frames deep, each round cost more than the last (a fifth of a busy
+/// worker's CPU after 15 s) and the poll thread's 8 MiB stack would overflow after ~262,000
+/// rounds (32 bytes a round). A class reference has one representation, so nothing is re-wrapped.
+final class ReportsObserver: Sendable {
+    private final class Body: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+    private let body = Mutex<Body?>(nil)
+
+    /// Sets the body every later `notify` runs (nil: none).
+    func replace(_ run: (@Sendable () -> Void)?) {
+        let box = run.map(Body.init)
+        body.withLock { $0 = box }
+    }
+
+    /// Runs the body, if any, on the calling thread.
+    func notify() { body.withLock { $0 }?.run() }
 }
 
 /// Serves a client's callbacks (delivery reports, logs, errors) on a dedicated thread.
