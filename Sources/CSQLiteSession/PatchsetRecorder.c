@@ -182,6 +182,7 @@ typedef struct table {
     int columns;
     unsigned char *pk;  // per column: its place in the primary key (PRAGMA table_info's pk), 0 if not in it
     int recorded;       // 0: no declared primary key, or an *_unlogged table
+    int stale;          // 1: the columns must be read (again) before the table's next change
     sqlite3_stmt *select;
     change **buckets;
     size_t bucket_count, entries;
@@ -192,6 +193,9 @@ struct card_recorder {
     sqlite3 *db;
     table *tables;
     int rc;
+    int hooked;                  // the pre-update hook is installed (between begin and end)
+    int schema_version;          // PRAGMA schema_version when the tables' columns were last valid
+    sqlite3_stmt *schema_query;  // PRAGMA main.schema_version, prepared once
     buffer scratch;
 };
 
@@ -210,10 +214,12 @@ static void free_columns(table *t) {
     t->columns = 0;
 }
 
-// Reads the table's columns and primary key and prepares its row lookup.
+// Reads the table's columns and primary key and prepares its row lookup. On failure the table
+// stays stale, so its next change tries again (and the error reaches the patchset).
 static int load_columns(sqlite3 *db, table *t) {
     free_columns(t);
     t->recorded = 0;
+    t->stale = 1;
     size_t length = strlen(t->name), suffix = strlen(CARD_SESSION_UNLOGGED_SUFFIX);
     if (length >= suffix && strcmp(t->name + length - suffix, CARD_SESSION_UNLOGGED_SUFFIX) == 0) return SQLITE_OK;
     char *sql = sqlite3_mprintf("PRAGMA main.table_info(\"%w\")", t->name);
@@ -252,6 +258,7 @@ static int load_columns(sqlite3 *db, table *t) {
         }
     }
     sqlite3_free(where.bytes);
+    if (rc == SQLITE_OK) t->stale = 0;
     if (rc != SQLITE_OK || keys == 0) { sqlite3_free(pk); return rc; }
     t->pk = pk;
     t->columns = columns;
@@ -268,7 +275,8 @@ static table *find_table(card_recorder *r, const char *name) {
     if (!t->name) { sqlite3_free(t); r->rc = SQLITE_NOMEM; return NULL; }
     int rc = load_columns(r->db, t);
     if (rc != SQLITE_OK) { sqlite3_free(t->name); sqlite3_free(t); r->rc = rc; return NULL; }
-    // Appended: the patchset lists tables in the order they first changed, as a session does.
+    // Appended: the patchset lists tables in the order this recorder first saw them change (a
+    // session's order is per transaction; the apply does not depend on it without foreign keys).
     table **end = &r->tables;
     while (*end) end = &(*end)->next;
     *end = t;
@@ -302,11 +310,15 @@ static void touch(card_recorder *r, table *t, int insert) {
     int (*value_at)(sqlite3 *, int, sqlite3_value **) = insert ? sqlite3_preupdate_new : sqlite3_preupdate_old;
     buffer *key = &r->scratch;
     key->length = 0;
+    key->failed = 0;
     for (int i = 0; i < t->columns; i++) {
         if (!t->pk[i]) continue;
         sqlite3_value *value = NULL;
         int rc = value_at(r->db, i, &value);
         if (rc != SQLITE_OK) { r->rc = rc; return; }
+        // A NULL in the key (legal in a rowid table's non-INTEGER key): not recorded, as the
+        // session does not; `IS NULL` could not find the one row again.
+        if (sqlite3_value_type(value) == SQLITE_NULL) return;
         put_value(key, value);
     }
     if (key->failed) { r->rc = SQLITE_NOMEM; return; }
@@ -348,7 +360,12 @@ static void on_preupdate(void *context, sqlite3 *db, int op, const char *databas
     card_recorder *r = context;
     if (r->rc != SQLITE_OK || db != r->db || strcmp(database, "main") != 0) return;
     table *t = find_table(r, name);
-    if (!t || !t->recorded) return;
+    if (!t) return;
+    if (t->stale) {
+        int rc = t->entries ? SQLITE_SCHEMA : load_columns(db, t);
+        if (rc != SQLITE_OK) { r->rc = rc; return; }
+    }
+    if (!t->recorded) return;
     if (sqlite3_preupdate_count(db) != t->columns) {
         // A column added since the table was read: read it again, unless rows are recorded
         // under the old columns (the session reports SQLITE_SCHEMA there too).
@@ -370,20 +387,44 @@ int card_recorder_create(void *db, card_recorder **recorder) {
     return SQLITE_OK;
 }
 
+// PRAGMA schema_version: SQLite bumps it at every schema change (a table dropped and created
+// again, a column dropped), so a recorder that sees it move reads every table's columns again.
+static int schema_version(card_recorder *r, int *version) {
+    if (!r->schema_query) {
+        int rc = sqlite3_prepare_v3(r->db, "PRAGMA main.schema_version", -1, SQLITE_PREPARE_PERSISTENT, &r->schema_query, NULL);
+        if (rc != SQLITE_OK) return rc;
+    }
+    int rc = sqlite3_step(r->schema_query);
+    if (rc == SQLITE_ROW) *version = sqlite3_column_int(r->schema_query, 0);
+    sqlite3_reset(r->schema_query);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
 void card_recorder_begin(card_recorder *r) {
     for (table *t = r->tables; t; t = t->next) forget_changes(t);
-    r->rc = SQLITE_OK;
+    int version = 0;
+    r->rc = schema_version(r, &version);
+    if (r->rc == SQLITE_OK && version != r->schema_version) {
+        for (table *t = r->tables; t; t = t->next) t->stale = 1;
+        r->schema_version = version;
+    }
     sqlite3_preupdate_hook(r->db, on_preupdate, r);
+    r->hooked = 1;
 }
 
 void card_recorder_end(card_recorder *r) {
-    sqlite3_preupdate_hook(r->db, NULL, NULL);
+    // Only while hooked: after its connection closed, the recorder must not touch it.
+    if (r->hooked) sqlite3_preupdate_hook(r->db, NULL, NULL);
+    r->hooked = 0;
     for (table *t = r->tables; t; t = t->next) forget_changes(t);
 }
 
 void card_recorder_delete(card_recorder *r) {
     if (!r) return;
     card_recorder_end(r);
+    // Finalizing is safe after sqlite3_close_v2: a connection with statements left stays a
+    // zombie until the last one is finalized.
+    sqlite3_finalize(r->schema_query);
     for (table *t = r->tables, *next; t; t = next) {
         next = t->next;
         free_columns(t);
@@ -453,8 +494,13 @@ int card_recorder_patchset(card_recorder *r, int *size, void **patchset) {
     *size = 0;
     *patchset = NULL;
     if (r->rc != SQLITE_OK) return r->rc;
+    int version = 0;
+    int rc = schema_version(r, &version);
+    if (rc != SQLITE_OK) return rc;
+    // A schema change inside the recorded transaction: the rows recorded may not match the
+    // columns now. An error, not a patchset that might be wrong.
+    if (version != r->schema_version) return SQLITE_SCHEMA;
     buffer out = {0};
-    int rc = SQLITE_OK;
     for (table *t = r->tables; t && rc == SQLITE_OK; t = t->next) {
         if (t->recorded && t->entries) rc = put_table(&out, t);
     }

@@ -97,7 +97,7 @@ package struct ChaosCommand: AsyncParsableCommand {
     private func runBlocking() throws -> Bool {
         let logger = Logger(label: "card.chaos")
         let seed = seed ?? UInt64.random(in: 1...UInt64(Int32.max))
-        var rng = RuntimeBench.SplitMix64(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let directory = workDir.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("fleet-chaos-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

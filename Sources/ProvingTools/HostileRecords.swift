@@ -1,6 +1,7 @@
 import CardDomain
 import CardWorkers
 import DemoWorld
+import FleetSupport
 import Foundation
 import JSONCodec
 import Kafka
@@ -62,13 +63,13 @@ struct HostileGenerator {
 
     /// Personal data planted in the records: none of it may appear in a worker log or a dead letter's error.
     private(set) var personalData: Set<String> = []
-    private var rng: RuntimeBench.SplitMix64
+    private var rng: SplitMix64
     private let runID: String
     private var serial = 0
     private var hugeLeft = 10
 
     init(seed: UInt64, runID: String) {
-        rng = RuntimeBench.SplitMix64(seed: seed)
+        rng = SplitMix64(seed: seed)
         self.runID = runID
     }
 

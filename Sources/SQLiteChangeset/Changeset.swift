@@ -153,10 +153,12 @@ public final class ChangesetRecorder {
 /// of a worker's CPU (docs/profile-notes.md, "Fourth round").
 ///
 /// Use it from the connection's writer only: `begin` inside a write transaction, the writes,
-/// `patchset`, then `end` (also on rollback). A table whose primary key changes while the recorder
-/// lives is not seen (a column added is: it is read again); migrations run before the first
-/// transaction recorded. Let the recorder go (or call ``close()``) before the connection closes: it
-/// holds prepared statements.
+/// `patchset`, then `end` (also on rollback). A schema change between transactions (a table
+/// created, dropped and created again, a column added) is seen at the next `begin`
+/// (`PRAGMA schema_version`); one inside a recorded transaction makes ``patchset()`` throw
+/// SQLITE_SCHEMA rather than give records that may not match the columns. Rows with a NULL in
+/// their primary key are not recorded, as by the session. One connection for the recorder's life;
+/// call ``close()`` before the connection closes with `sqlite3_close` (it holds prepared statements).
 public final class PatchsetRecorder {
     private var recorder: OpaquePointer?
     private var connection: SQLiteConnection?

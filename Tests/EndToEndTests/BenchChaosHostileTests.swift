@@ -203,7 +203,7 @@ struct BenchChaosHostileTests {
 
     @Test("Chaos worker events keep 1 to N+1 live instances per type; --instances 1 only kills and restarts")
     func workerEvents() {
-        var rng = RuntimeBench.SplitMix64(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let workers = FleetUnderTest.workerNames
         for _ in 0..<300 {
             let one = WorkerEvent.choose(live: ["intake": ["intake"]], workers: workers, instances: 1, next: { rng.next() })

@@ -56,16 +56,22 @@ const char *card_sqlite_errmsg(void *db);
  * the key only); sqlite3changeset_apply reads them. The order of rows within a table may differ
  * from a session's, which no reader depends on.
  *
+ * Rows with a NULL in a primary key column are not recorded (as by a session). A schema change
+ * between transactions is followed (PRAGMA schema_version, read at begin); one inside the
+ * recorded transaction makes card_recorder_patchset return SQLITE_SCHEMA.
+ *
  * One transaction at a time: begin (installs the hook; it replaces any other pre-update hook,
- * such as a session's, on `db`), then the writes, patchset, end (removes the hook). The
- * recorder must be deleted before its connection is closed (it holds prepared statements).
+ * such as a session's, on `db`), then the writes, patchset, end (removes the hook). Delete the
+ * recorder before closing its connection with sqlite3_close (it holds prepared statements);
+ * after sqlite3_close_v2, deleting it only finalizes those statements.
  */
 typedef struct card_recorder card_recorder;
 /* A recorder for connection `db` (no hook installed yet). SQLITE_NOMEM when out of memory. */
 int card_recorder_create(void *db, card_recorder **recorder);
 /* Ends any transaction being recorded, finalizes its statements, frees it. NULL is ignored. */
 void card_recorder_delete(card_recorder *recorder);
-/* Installs the hook and starts recording with no changes. */
+/* Installs the hook and starts recording with no changes (an error reading the schema version
+ * is returned by card_recorder_patchset). */
 void card_recorder_begin(card_recorder *recorder);
 /* 1 if no row of a recorded table has been touched since begin (as sqlite3session_isempty). */
 int card_recorder_isempty(card_recorder *recorder);
