@@ -221,7 +221,10 @@ static int load_columns(sqlite3 *db, table *t) {
     t->recorded = 0;
     t->stale = 1;
     size_t length = strlen(t->name), suffix = strlen(CARD_SESSION_UNLOGGED_SUFFIX);
-    if (length >= suffix && strcmp(t->name + length - suffix, CARD_SESSION_UNLOGGED_SUFFIX) == 0) return SQLITE_OK;
+    if (length >= suffix && strcmp(t->name + length - suffix, CARD_SESSION_UNLOGGED_SUFFIX) == 0) {
+        t->stale = 0;  // never recorded, whatever its columns
+        return SQLITE_OK;
+    }
     char *sql = sqlite3_mprintf("PRAGMA main.table_info(\"%w\")", t->name);
     if (!sql) return SQLITE_NOMEM;
     sqlite3_stmt *info = NULL;
