@@ -71,6 +71,22 @@ public struct Changeset: Sendable, Equatable {
     }
 }
 
+extension Changeset {
+    /// Runs a C generator that hands back `(size, sqlite3_malloc'd buffer)`, copies the bytes and
+    /// frees the buffer.
+    /// - Throws: ``ChangesetError`` with the generator's result code when it is not SQLITE_OK.
+    static func copied(_ name: String, _ generate: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Int32)
+        throws -> Changeset {
+        var size: Int32 = 0
+        var buffer: UnsafeMutableRawPointer?
+        let rc = generate(&size, &buffer)
+        defer { card_sqlite_free(buffer) }
+        guard rc == 0 else { throw ChangesetError(code: rc, message: "\(name) failed") }
+        guard let buffer, size > 0 else { return Changeset(bytes: []) }
+        return Changeset(bytes: Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
+    }
+}
+
 /// A session-extension call failed.
 public struct ChangesetError: Error, CustomStringConvertible, Sendable {
     /// The SQLite result code (https://sqlite.org/rescode.html; 4 = SQLITE_ABORT).
@@ -125,13 +141,7 @@ public final class ChangesetRecorder {
                                        UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32,
                           _ name: String) throws -> Changeset {
         guard let session else { return Changeset(bytes: []) }
-        var size: Int32 = 0
-        var buffer: UnsafeMutableRawPointer?
-        let rc = function(session, &size, &buffer)
-        defer { card_sqlite_free(buffer) }
-        guard rc == 0 else { throw ChangesetError(code: rc, message: "\(name) failed") }
-        guard let buffer, size > 0 else { return Changeset(bytes: []) }
-        return Changeset(bytes: Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
+        return try Changeset.copied(name) { function(session, $0, $1) }
     }
 
     /// Stops recording now (before the connection serves another transaction).
@@ -188,17 +198,12 @@ public final class PatchsetRecorder {
     public var isEmpty: Bool { recorder.map { card_recorder_isempty($0) != 0 } ?? true }
 
     /// The net row changes since ``begin(_:)`` as a patchset (empty bytes when there are none).
-    /// - Throws: ``ChangesetError`` with the error the hook met (SQLITE_NOMEM, SQLITE_SCHEMA when a
-    ///   table's columns changed under recorded rows) or the row lookup's.
+    /// - Throws: ``ChangesetError`` with the error the hook met (SQLITE_NOMEM; SQLITE_SCHEMA when a
+    ///   table's columns changed under recorded rows or the schema changed inside the transaction)
+    ///   or the row lookup's.
     public func patchset() throws -> Changeset {
         guard let recorder else { return Changeset(bytes: []) }
-        var size: Int32 = 0
-        var buffer: UnsafeMutableRawPointer?
-        let rc = card_recorder_patchset(recorder, &size, &buffer)
-        defer { card_sqlite_free(buffer) }
-        guard rc == 0 else { throw ChangesetError(code: rc, message: "patchset recorder failed") }
-        guard let buffer, size > 0 else { return Changeset(bytes: []) }
-        return Changeset(bytes: Array(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
+        return try Changeset.copied("patchset recorder") { card_recorder_patchset(recorder, $0, $1) }
     }
 
     /// Stops recording: removes the hook and forgets the transaction's changes.
