@@ -369,13 +369,9 @@ static void on_preupdate(void *context, sqlite3 *db, int op, const char *databas
         if (rc != SQLITE_OK) { r->rc = rc; return; }
     }
     if (!t->recorded) return;
-    if (sqlite3_preupdate_count(db) != t->columns) {
-        // A column added since the table was read: read it again, unless rows are recorded
-        // under the old columns (the session reports SQLITE_SCHEMA there too).
-        int rc = t->entries ? SQLITE_SCHEMA : load_columns(db, t);
-        if (rc == SQLITE_OK && (!t->recorded || sqlite3_preupdate_count(db) != t->columns)) rc = SQLITE_SCHEMA;
-        if (rc != SQLITE_OK) { r->rc = rc; return; }
-    }
+    // Columns changed since begin (which re-reads every table after a schema change between
+    // transactions): DDL inside this transaction, which card_recorder_patchset refuses anyway.
+    if (sqlite3_preupdate_count(db) != t->columns) { r->rc = SQLITE_SCHEMA; return; }
     // An update is the old key's change and, when the key changed, the new key's insert.
     touch(r, t, op == SQLITE_INSERT);
     if (op == SQLITE_UPDATE && r->rc == SQLITE_OK) touch(r, t, 1);
