@@ -164,22 +164,12 @@ struct PatchsetRecorderTests {
         var nonEmpty = 0, updates = 0, deletes = 0
         for _ in 0..<40 {
             let statements = Self.transaction(&rng)
-            let (expected, expectedEmpty) = try bySession.write { db -> ([UInt8], Bool) in
-                let session = try ChangesetRecorder(db)
-                defer { session.close() }
-                for sql in statements { try db.execute(sql: sql) }
-                return (try session.patchset().bytes, session.isEmpty)
-            }
-            let (actual, empty) = try byRecorder.write { db -> ([UInt8], Bool) in
-                try recorder.begin(db)
-                defer { recorder.end() }
-                for sql in statements { try db.execute(sql: sql) }
-                return (try recorder.patchset().bytes, recorder.isEmpty)
-            }
+            let both = try Self.recordBoth(statements, session: bySession, recorder: recorder, on: byRecorder)
+            let (expected, actual) = (both.session, both.recorder)
             let context = statements.joined(separator: "; ")
             #expect(Self.records(actual) == Self.records(expected), "seed \(seed): \(context)")
             #expect(actual.count == expected.count, "seed \(seed): \(context)")
-            #expect(empty == expectedEmpty, "seed \(seed): \(context)")
+            #expect(both.recorderEmpty == both.sessionEmpty, "seed \(seed): \(context)")
             if !actual.isEmpty {
                 nonEmpty += 1
                 let counts = try Changeset(bytes: actual).counts()
@@ -196,20 +186,21 @@ struct PatchsetRecorderTests {
 
     /// One transaction recorded by a session on `bySession` and by `recorder` on `byRecorder`, the same SQL on both.
     static func recordBoth(_ statements: [String], session bySession: DatabaseQueue, recorder: PatchsetRecorder,
-                           on byRecorder: DatabaseQueue) throws -> (session: [UInt8], recorder: [UInt8]) {
-        let expected = try bySession.write { db -> [UInt8] in
+                           on byRecorder: DatabaseQueue) throws
+        -> (session: [UInt8], recorder: [UInt8], sessionEmpty: Bool, recorderEmpty: Bool) {
+        let (expected, expectedEmpty) = try bySession.write { db -> ([UInt8], Bool) in
             let session = try ChangesetRecorder(db)
             defer { session.close() }
             for sql in statements { try db.execute(sql: sql) }
-            return try session.patchset().bytes
+            return (try session.patchset().bytes, session.isEmpty)
         }
-        let actual = try byRecorder.write { db -> [UInt8] in
+        let (actual, empty) = try byRecorder.write { db -> ([UInt8], Bool) in
             try recorder.begin(db)
             defer { recorder.end() }
             for sql in statements { try db.execute(sql: sql) }
-            return try recorder.patchset().bytes
+            return (try recorder.patchset().bytes, recorder.isEmpty)
         }
-        return (expected, actual)
+        return (expected, actual, expectedEmpty, empty)
     }
 
     @Test("a table dropped and created again with another primary key is read again; a schema change inside a recorded transaction is an error")
@@ -220,14 +211,16 @@ struct PatchsetRecorderTests {
         for queue in [bySession, byRecorder] {
             try queue.write { try $0.execute(sql: "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)") }
         }
-        var (expected, actual) = try Self.recordBoth(["INSERT INTO t VALUES (1, 'x')"], session: bySession, recorder: recorder, on: byRecorder)
+        var both = try Self.recordBoth(["INSERT INTO t VALUES (1, 'x')"], session: bySession, recorder: recorder, on: byRecorder)
+        var (expected, actual) = (both.session, both.recorder)
         #expect(!actual.isEmpty && Self.records(actual) == Self.records(expected))
         // Same column count, the key moved to b: the old key flags would describe the wrong column.
         for queue in [bySession, byRecorder] {
             try queue.write { try $0.execute(sql: "DROP TABLE t; CREATE TABLE t (a INTEGER, b TEXT PRIMARY KEY); INSERT INTO t VALUES (1, 'x')") }
         }
-        (expected, actual) = try Self.recordBoth(["UPDATE t SET a = 2 WHERE b = 'x'", "INSERT INTO t VALUES (3, 'y')"],
-                                                 session: bySession, recorder: recorder, on: byRecorder)
+        both = try Self.recordBoth(["UPDATE t SET a = 2 WHERE b = 'x'", "INSERT INTO t VALUES (3, 'y')"],
+                                   session: bySession, recorder: recorder, on: byRecorder)
+        (expected, actual) = (both.session, both.recorder)
         #expect(Self.records(actual) == Self.records(expected))
         #expect(Self.records(actual).keys.first.map { Array($0.prefix(4)) } == [0x50, 2, 0, 1])
         // DDL inside the recorded transaction: no patchset that might not match the columns.
