@@ -160,6 +160,9 @@ public struct ProductionHandler: WorkerHandler {
 
     // MARK: - Overdue
 
+    /// Overdue orders are time-driven (contract: `overdue`), so the loop ticks this handler.
+    public var ticks: Bool { true }
+
     /// Reports, once, every order past due_by that has not reached the branch.
     public func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage] {
         let now = Timestamp(context.now)

@@ -1,7 +1,6 @@
 import Foundation
 import Kafka
 import Logging
-import Synchronization
 
 /// One partition of one group's position against the log.
 public struct PartitionLag: Sendable, Hashable, Codable {
@@ -18,15 +17,13 @@ public struct PartitionLag: Sendable, Hashable, Codable {
     public var isBehindRetention: Bool { (committed ?? logStart) < logStart }
 }
 
-/// Reads committed offsets and watermarks for consumer groups, against any cluster. Blocking:
-/// call through `offload`.
-///
-/// `@unchecked Sendable`: the cached per-group consumers sit behind a Mutex.
-public final class LagProbe: @unchecked Sendable {
+/// Reads committed offsets and watermarks for consumer groups, against any cluster, through one
+/// admin client (``KafkaAdmin/committedOffsets(group:partitions:timeout:)``). Blocking: call
+/// through `offload`.
+public final class LagProbe: Sendable {
     private let client: KafkaClientConfiguration
     private let admin: KafkaAdmin
     private let logger: Logger
-    private let groupConsumers = Mutex<[String: KafkaConsumer]>([:])
 
     public init(bootstrapServers: String, logger: Logger = Logger(label: "card.lag")) throws {
         client = KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "card-lag-probe")
@@ -41,7 +38,7 @@ public final class LagProbe: @unchecked Sendable {
         let counts = try admin.topicPartitionCounts()
         let partitions = topics.flatMap { topic in (0..<(counts[topic] ?? 0)).map { TopicPartitionOffset(topic: topic, partition: $0) } }
         guard !partitions.isEmpty else { return [] }
-        let committed = try consumer(for: group).committed(partitions, timeout: .seconds(10))
+        let committed = try admin.committedOffsets(group: group, partitions: partitions)
         let marks = try admin.watermarks(partitions)
         return try committed.map { tp in
             guard let mark = marks[tp.withoutOffset] else { throw KafkaError(code: .metadata, reason: "no watermarks for \(tp.withoutOffset)") }
@@ -55,17 +52,5 @@ public final class LagProbe: @unchecked Sendable {
         let partitions = try admin.topicPartitionCounts()[topic] ?? 0
         let marks = try admin.watermarks((0..<partitions).map { TopicPartitionOffset(topic: topic, partition: $0) })
         return marks.values.reduce(Int64(0)) { $0 + $1.high - $1.low }
-    }
-
-    private func consumer(for group: String) throws -> KafkaConsumer {
-        try groupConsumers.withLock { consumers in
-            if let consumer = consumers[group] { return consumer }
-            // Names the group to read its commits; never subscribes, so it never joins or disturbs it.
-            var config = KafkaConsumerConfiguration(client: client, groupID: group)
-            config.onOffsetOutOfRange = .earliest
-            let consumer = try KafkaConsumer(configuration: config, logger: logger)
-            consumers[group] = consumer
-            return consumer
-        }
     }
 }

@@ -5,8 +5,10 @@ import Logging
 /// Topic creation, watermarks and group offsets, against a real cluster or the embedded one.
 ///
 /// All calls block: run them off the cooperative pool (tools and tests call them from their own threads).
+/// Admins made with the same configuration share one librdkafka handle while they live
+/// (``RDKafkaClient/sharedAdmin(properties:logger:)``).
 public final class KafkaAdmin: Sendable {
-    private let client: RDKafkaClient
+    let client: RDKafkaClient
     private let configuration: KafkaClientConfiguration
     private let embedded: EmbeddedCluster?
     private let logger: Logger
@@ -15,7 +17,7 @@ public final class KafkaAdmin: Sendable {
     public init(configuration: KafkaClientConfiguration, embedded: EmbeddedCluster? = nil, logger: Logger) throws {
         var properties = configuration.properties
         properties.merge(configuration.extraProperties) { _, extra in extra }
-        self.client = try RDKafkaClient(kind: .producer, properties: properties, logger: logger)
+        self.client = try RDKafkaClient.sharedAdmin(properties: properties, logger: logger)
         self.configuration = configuration
         self.embedded = embedded
         self.logger = logger
@@ -252,14 +254,46 @@ public final class KafkaAdmin: Sendable {
         return offsets
     }
 
-    /// A group's committed offsets for the given partitions (`nil` offset: nothing committed).
+    /// A group's committed offsets for the given partitions (`nil` offset: nothing committed), asked
+    /// with the admin API's ListConsumerGroupOffsets (OffsetFetch to the group's coordinator, KIP-88):
+    /// the group is read, never joined. One request per call, on this admin's handle: lag tools ask
+    /// every few seconds per group, and the consumer per group they kept for `rd_kafka_committed`
+    /// was one more librdkafka handle each, awake on its timers (eight in `fleet up`).
+    /// - Throws: `KafkaError` (`.admin`) when the request or a partition's answer fails; `.timedOut`
+    ///   when no answer came within `timeout` (+ 5 s).
     public func committedOffsets(group: String, partitions: [TopicPartitionOffset], timeout: Duration = .seconds(10)) throws -> [TopicPartitionOffset] {
-        // rd_kafka_committed answers for the handle's own group.id: ask through a consumer that
-        // names the group but never subscribes, so it never joins or disturbs it.
-        var config = KafkaConsumerConfiguration(client: configuration, groupID: group)
-        config.onOffsetOutOfRange = .earliest
-        let consumer = try KafkaConsumer(configuration: config, logger: logger)
-        return try consumer.committed(partitions, timeout: timeout)
+        guard !partitions.isEmpty else { return [] }
+        return try client.withHandle { rk in
+            let queue = rd_kafka_queue_new(rk)!
+            defer { rd_kafka_queue_destroy(queue) }
+            var errstr = [CChar](repeating: 0, count: 512)
+            let request = RDKafkaTopicPartitionList.with(partitions.map(\.withoutOffset)) { list in
+                rd_kafka_ListConsumerGroupOffsets_new(group, list)
+            }
+            var requests: [OpaquePointer?] = [request]
+            defer { rd_kafka_ListConsumerGroupOffsets_destroy(request) }
+            let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS)
+            defer { rd_kafka_AdminOptions_destroy(options) }
+            rd_kafka_AdminOptions_set_request_timeout(options, Int32(clamping: timeout.milliseconds), &errstr, errstr.count)
+            requests.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_ListConsumerGroupOffsets(rk, buffer.baseAddress, 1, options, queue)
+            }
+            let event = try Self.awaitResult(queue, timeout: timeout, operation: "ListConsumerGroupOffsets")
+            defer { rd_kafka_event_destroy(event) }
+            var count = 0
+            guard let result = rd_kafka_event_ListConsumerGroupOffsets_result(event),
+                  let groups = rd_kafka_ListConsumerGroupOffsets_result_groups(result, &count), count == 1, let answer = groups[0] else {
+                throw KafkaError(code: .admin, reason: "ListConsumerGroupOffsets for group \(group): no answer for the group")
+            }
+            if let error = rd_kafka_group_result_error(answer) {
+                throw KafkaError(code: .admin, reason: "ListConsumerGroupOffsets for group \(group): \(String(cString: rd_kafka_error_string(error)))")
+            }
+            guard let list = rd_kafka_group_result_partitions(answer) else { return [] }
+            if let failed = RDKafkaTopicPartitionList.firstError(list) {
+                throw KafkaError.rd(.admin, failed.error, "ListConsumerGroupOffsets for group \(group), \(failed.partition)")
+            }
+            return RDKafkaTopicPartitionList.read(list)
+        }
     }
 }
 

@@ -68,6 +68,30 @@ struct ChangelogRelayTests {
 
     private static func header(_ message: ConsumedMessage, _ name: String) -> String? { message.header(name)?.stringValue }
 
+    @Test("the outbox depth follows every write, committed or rolled back, and is read from the file once per write")
+    func outboxDepthFollowsWrites() throws {
+        let fixture = try Fixture()
+        #expect(try fixture.store.outboxDepth() == 0)
+        try fixture.batch("a", outputs: 3)
+        #expect(try fixture.store.outboxDepth() == 3)
+        struct Rollback: Error {}
+        #expect(throws: Rollback.self) {
+            try fixture.store.write { db in
+                try PartitionStore.deleteOutbox(db, seqs: [1, 2, 3])
+                throw Rollback()
+            }
+        }
+        #expect(try fixture.store.outboxDepth() == 3, "a rolled-back delete leaves the rows")
+        try fixture.store.write { try PartitionStore.deleteOutbox($0, seqs: [1, 2]) }
+        #expect(try fixture.store.outboxDepth() == 1)
+        // Between writes the answer is the one read: a change made behind `write`'s back is not seen
+        // until the next write (a live store is written only through `write`).
+        try fixture.store.database.write { try PartitionStore.deleteOutbox($0, seqs: [3]) }
+        #expect(try fixture.store.outboxDepth() == 1)
+        try fixture.store.write { _ in }
+        #expect(try fixture.store.outboxDepth() == 0)
+    }
+
     @Test("each changing transaction is one record with version +1, its predecessor and the epoch; applied in version order they rebuild the file")
     func recordsRebuildTheFile() throws {
         let fixture = try Fixture()

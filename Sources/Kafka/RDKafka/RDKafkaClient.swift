@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import Logging
+import Synchronization
 
 /// What a C callback needs to reach Swift: the logger and, per client kind, a delivery or rebalance hook.
 ///
@@ -53,6 +54,25 @@ final class RDKafkaClient: @unchecked Sendable {
         self.retainedContext = retained
     }
 
+    /// A producer-kind client for admin calls, shared by every caller in the process that asks with
+    /// the same properties while any of them holds it; the last to let go destroys it.
+    ///
+    /// Why: each `rd_kafka_t` runs a main thread and a thread per broker whose timers wake it even
+    /// when nothing is asked (an idle handle cost ~0.07 % of a core here: 20 idle producers,
+    /// 1.15–1.45 %), and a worker made five admin clients with one configuration (its loop, the
+    /// partition watchdog, the reference loader, two set-up checks). Admin calls take their own
+    /// result queue per call, so callers on different threads do not wait for each other.
+    /// - Throws: ``KafkaError`` (`.configuration`, `.clientCreation`) as ``init(kind:properties:logger:configure:)``.
+    static func sharedAdmin(properties: [String: String], logger: Logger) throws -> RDKafkaClient {
+        try sharedAdmins.withLock { clients in
+            if let client = clients[properties]?.client { return client }
+            clients = clients.filter { $0.value.client != nil }
+            let client = try RDKafkaClient(kind: .producer, properties: properties, logger: logger)
+            clients[properties] = WeakClient(client: client)
+            return client
+        }
+    }
+
     func withHandle<T>(_ body: (OpaquePointer) throws -> T) rethrows -> T {
         try body(handle)
     }
@@ -62,6 +82,9 @@ final class RDKafkaClient: @unchecked Sendable {
         retainedContext.release()
     }
 }
+
+private struct WeakClient { weak var client: RDKafkaClient? }
+private let sharedAdmins = Mutex<[[String: String]: WeakClient]>([:])
 
 enum RDKafkaConfig {
     static func make(_ properties: [String: String]) throws -> OpaquePointer {

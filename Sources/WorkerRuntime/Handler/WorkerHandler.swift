@@ -107,8 +107,13 @@ public protocol WorkerHandler: Sendable {
     /// Adds this worker's migrations for its per-partition state.
     func migrate(_ migrator: inout DatabaseMigrator)
     func handle(_ message: InboundMessage, in db: Database, context: HandlerContext) throws -> HandlerResult
-    /// Runs every `tickInterval` per open partition: time-driven outputs (e.g. overdue orders).
+    /// Runs every `tickInterval` per open partition when ``ticks`` is true: time-driven outputs
+    /// (e.g. overdue orders), Kafka Streams' wall-clock punctuation.
     func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage]
+    /// Whether ``tick(in:context:)`` has anything to do. Default false: the loop then opens no write
+    /// transaction per partition every `tickInterval` (24 a second per worker, idle or not, for a
+    /// tick that returns nothing). A handler that implements `tick` sets it to true.
+    var ticks: Bool { get }
     /// Runs every `stageReportInterval` per open partition, read-only: the stage's unfinished
     /// applications and recent time-in-stage, published as `card_stage_*` gauges. Default: none.
     func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport]
@@ -122,6 +127,7 @@ public protocol WorkerHandler: Sendable {
 extension WorkerHandler {
     public var referenceTables: [any ReferenceTable] { [] }
     public func tick(in db: Database, context: HandlerContext) throws -> [OutboundMessage] { [] }
+    public var ticks: Bool { false }
     public func stageReport(in db: Database, context: HandlerContext, window: Duration) throws -> [StageReport] { [] }
     public func origin(of topic: String) -> InputOrigin { .fleet }
     public func contractKey(of message: InboundMessage) -> [UInt8]? { nil }

@@ -228,6 +228,7 @@ extension PartitionStore {
     /// unlogged send queue: the record exists exactly when the transaction does (kill -9 at any
     /// instant leaves both or neither).
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        writeCount &+= 1
         guard let stamp = changelog else { return try database.write(body) }
         var record: ChangelogRecord?
         let result = try database.write { db -> T in
