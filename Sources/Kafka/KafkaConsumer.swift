@@ -69,6 +69,11 @@ public final class KafkaConsumer: Sendable {
     /// cannot move: `poll` need not ask it (an idle worker's partitions are all paused, and asking
     /// them at every wake-up was a tenth of its CPU: perf, issue 14).
     private let pausedPartitions = Mutex<Set<TopicPartitionOffset>>([])
+    /// The partitions this consumer was given (without offsets): by `assign`, or by the group
+    /// through the rebalance callback (added on assign, removed on revoke or loss, as librdkafka
+    /// is told). `poll` reads it instead of `rd_kafka_assignment`, which is a round trip to
+    /// librdkafka's main thread: at every poll of every consumer, that woke it for nothing.
+    private let assignedPartitions = Mutex<Set<TopicPartitionOffset>>([])
 
     public init(configuration: KafkaConsumerConfiguration, detectGaps: Bool = true, logger: Logger) throws {
         self.logger = logger
@@ -89,11 +94,13 @@ public final class KafkaConsumer: Sendable {
             case .assigned(let partitions):
                 let positions = listener.partitionsAssigned(partitions)
                 self.expectPositions(positions)
+                self.assignedPartitions.withLock { a in partitions.forEach { a.insert($0.withoutOffset) } }
                 return positions
             case .revoked(let partitions, let lost):
                 if lost { listener.partitionsLost(partitions) } else { listener.partitionsRevoked(partitions) }
                 self.gapGuard.withLock { g in partitions.forEach { g.forget($0) } }
                 self.pausedPartitions.withLock { p in partitions.forEach { p.remove($0.withoutOffset) } }
+                self.assignedPartitions.withLock { a in partitions.forEach { a.remove($0.withoutOffset) } }
                 return nil
             }
         }
@@ -113,6 +120,7 @@ public final class KafkaConsumer: Sendable {
         expectPositions(partitions)
         let err = client.withHandle { rk in RDKafkaTopicPartitionList.with(positions) { rd_kafka_assign(rk, $0) } }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.consume, err, "assign") }
+        assignedPartitions.withLock { $0 = Set(partitions.map(\.withoutOffset)) }  // rd_kafka_assign replaces the whole assignment
     }
 
     private func expectPositions(_ positions: [TopicPartitionOffset]) {
@@ -138,7 +146,10 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Polls up to `maxMessages`, waiting at most `timeout` for the first (less after ``wakeUp()``). Blocking.
-    public func poll(maxMessages: Int, timeout: Duration) -> PollResult {
+    /// - Parameter reportingSkips: whether to fill ``PollResult/skippedTo`` (asks every assigned,
+    ///   unpaused partition's position); false for a caller that never reads it (standby copies
+    ///   follow each record's offset), which spares those calls at every poll.
+    public func poll(maxMessages: Int, timeout: Duration, reportingSkips: Bool = true) -> PollResult {
         var result = PollResult()
         var waitMs = Int32(clamping: timeout.milliseconds)
         while result.messages.count < maxMessages {
@@ -147,7 +158,7 @@ public final class KafkaConsumer: Sendable {
             defer { rd_kafka_message_destroy(message) }
             handle(message, into: &result)
         }
-        if result.messages.count < maxMessages { result.skippedTo = skippedAhead() }
+        if reportingSkips, result.messages.count < maxMessages { result.skippedTo = skippedAhead() }
         return result
     }
 
@@ -155,10 +166,12 @@ public final class KafkaConsumer: Sendable {
     /// control records too) is ahead of the next offset expected; moves the expectation there.
     /// Stopped and paused partitions are not asked: neither moves.
     private func skippedAhead() -> [TopicPartitionOffset] {
-        let still = stopped.union(pausedPartitions.withLock { $0 })
-        let live = assignment().filter { !still.contains($0.withoutOffset) }.map(\.withoutOffset)
+        var live = assignedPartitions.withLock { $0 }
         guard !live.isEmpty else { return [] }
-        return positions(live).filter { p in
+        live.subtract(pausedPartitions.withLock { $0 })
+        live.subtract(stoppedPartitions.withLock { $0 })
+        guard !live.isEmpty else { return [] }
+        return positions(live.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }).filter { p in
             guard let offset = p.offset else { return false }
             return gapGuard.withLock { $0.advance(p, to: offset) }
         }

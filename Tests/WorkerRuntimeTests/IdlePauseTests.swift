@@ -57,6 +57,39 @@ struct IdlePauseTests {
         #expect(idle.paused.isEmpty && idle.nextProbe == nil)
     }
 
+    @Test("probes slow to the idle interval only once every partition has been paused for idleAfter; any resume or assignment speeds them again")
+    func idleProbes() {
+        let policy = IdlePausePolicy(quietFor: .seconds(2), probeInterval: .milliseconds(100),
+                                     idleProbeInterval: .milliseconds(500), idleAfter: .seconds(10))
+        var idle = IdlePause(policy: policy)
+        idle.assigned([p0, p1], now: t0)
+        idle.delivered(p1, now: t0 + .seconds(1))
+        #expect(idle.toPause(now: t0 + .seconds(2), stopped: [], offsets: known(5)) == [p0])
+        // p1 is still fetched: a long quiet on p0 alone never slows the probes (a sparse stream
+        // over many partitions keeps its 100 ms).
+        #expect(idle.allPausedSince == nil)
+        #expect(idle.probed(latest: [p0: 5], now: t0 + .milliseconds(2900)).isEmpty)
+        #expect(idle.nextProbe == t0 + .seconds(3))
+        #expect(idle.toPause(now: t0 + .seconds(3), stopped: [], offsets: known(5)) == [p1])
+        #expect(idle.allPausedSince == t0 + .seconds(3))
+        #expect(idle.probed(latest: [p0: 5, p1: 5], now: t0 + .milliseconds(12900)).isEmpty)
+        #expect(idle.nextProbe == t0 + .seconds(13), "9.9 s of all paused: still 100 ms")
+        #expect(idle.probed(latest: [p0: 5, p1: 5], now: t0 + .seconds(13)).isEmpty)
+        #expect(idle.nextProbe == t0 + .milliseconds(13500), "10 s of all paused: 500 ms")
+
+        // News on one partition: it resumes, and probes for the other are fast again at once.
+        #expect(idle.probed(latest: [p0: 6, p1: 5], now: t0 + .seconds(20)) == [p0])
+        #expect(idle.allPausedSince == nil)
+        #expect(idle.nextProbe == t0 + .milliseconds(20100))
+        #expect(idle.toPause(now: t0 + .seconds(22), stopped: [], offsets: known(6)) == [p0])
+        #expect(idle.allPausedSince == t0 + .seconds(22), "idle time starts again from the last pause")
+
+        // A new assignment is fetched: not idle.
+        idle.assigned([TopicPartitionOffset(topic: "in", partition: 2)], now: t0 + .seconds(40))
+        #expect(idle.allPausedSince == nil)
+        #expect(idle.probeInterval(now: t0 + .seconds(60)) == .milliseconds(100))
+    }
+
     @Test("a failed probe, or one that leaves a partition out, resumes it: fetching is always safe")
     func failedProbeResumes() {
         var idle = IdlePause(policy: policy)
@@ -85,7 +118,11 @@ struct IdlePauseTests {
     func setting() {
         #expect(IdlePauseSetting(environmentValue: "off") == .off)
         #expect(IdlePauseSetting(environmentValue: "AUTO") == .auto)
-        #expect(IdlePauseSetting(environmentValue: "250") == .on(IdlePausePolicy(quietFor: .seconds(2), probeInterval: .milliseconds(250))))
+        #expect(IdlePauseSetting(environmentValue: "250") == .on(IdlePausePolicy(quietFor: .seconds(2), probeInterval: .milliseconds(250),
+                                                                                 idleProbeInterval: .milliseconds(500), idleAfter: .seconds(10))))
+        #expect(IdlePauseSetting(environmentValue: "1000") == .on(IdlePausePolicy(quietFor: .seconds(2), probeInterval: .seconds(1),
+                                                                                  idleProbeInterval: .seconds(1), idleAfter: .seconds(10))),
+                "the idle interval is never shorter than the probe interval")
         for bad in ["-1", "60001", "fast", "1.5"] { #expect(IdlePauseSetting(environmentValue: bad) == nil, "\(bad)") }
         #expect(IdlePauseSetting.auto.resolved(fetchMaxWait: .milliseconds(10)) == .standard)
         #expect(IdlePauseSetting.auto.resolved(fetchMaxWait: .milliseconds(500)) == nil)

@@ -113,14 +113,17 @@ public enum IdlePauseSetting: Sendable, Equatable {
     }
 
     /// `CARD_IDLE_PAUSE`'s value: `off`, `auto`, or a probe interval in whole milliseconds
-    /// (1–60000) with the standard quiet time; `nil` for anything else.
+    /// (1–60000) with the standard quiet time and idle probe interval (raised to the probe
+    /// interval when that is longer); `nil` for anything else.
     public init?(environmentValue text: String) {
         switch text.trimmingCharacters(in: .whitespaces).lowercased() {
         case "off", "0": self = .off
         case "auto", "": self = .auto
         case let value:
             guard let ms = Int64(value), (1...60_000).contains(ms) else { return nil }
-            self = .on(IdlePausePolicy(quietFor: IdlePausePolicy.standard.quietFor, probeInterval: .milliseconds(ms)))
+            let standard = IdlePausePolicy.standard
+            self = .on(IdlePausePolicy(quietFor: standard.quietFor, probeInterval: .milliseconds(ms),
+                                       idleProbeInterval: standard.idleProbeInterval, idleAfter: standard.idleAfter))
         }
     }
 }
@@ -130,16 +133,30 @@ public struct IdlePausePolicy: Sendable, Equatable {
     /// How long a partition must deliver nothing before it is paused.
     public var quietFor: Duration
     /// How often paused partitions' latest offsets are asked for (one ListOffsets request for all
-    /// of them): the most a first message after a quiet spell waits before its partition is
+    /// of them) while any input partition of the worker is still fetched or was fetched within
+    /// ``idleAfter``: the most a first message after a quiet spell waits before its partition is
     /// fetched again.
     public var probeInterval: Duration
+    /// How often they are asked once every input partition has been paused for ``idleAfter``: a
+    /// worker with nothing to do. Each probe wakes the worker loop (the probe, a poll, a pass over
+    /// every partition's relay), which at 100 ms was half of an idle worker's CPU (perf, issue 14).
+    /// The price: the first message after an idle spell waits up to this long per hop.
+    public var idleProbeInterval: Duration
+    /// How long every input partition must have been paused before probes slow to ``idleProbeInterval``.
+    public var idleAfter: Duration
 
-    public init(quietFor: Duration, probeInterval: Duration) {
+    /// - Parameter idleProbeInterval: at least `probeInterval` (a smaller value is raised to it).
+    public init(quietFor: Duration, probeInterval: Duration, idleProbeInterval: Duration? = nil,
+                idleAfter: Duration = .seconds(10)) {
         self.quietFor = quietFor
         self.probeInterval = probeInterval
+        self.idleProbeInterval = max(probeInterval, idleProbeInterval ?? probeInterval)
+        self.idleAfter = idleAfter
     }
 
-    /// 2 s quiet, 100 ms probe: a stream of one message a second per partition never pauses;
-    /// README "Idle" has what it saves and costs.
-    public static let standard = IdlePausePolicy(quietFor: .seconds(2), probeInterval: .milliseconds(100))
+    /// 2 s quiet, 100 ms probe, 500 ms once the worker has been idle for 10 s: a stream of one
+    /// message a second per partition never pauses, and a sparse one is probed at 100 ms; README
+    /// "Idle" has what it saves and costs.
+    public static let standard = IdlePausePolicy(quietFor: .seconds(2), probeInterval: .milliseconds(100),
+                                                 idleProbeInterval: .milliseconds(500), idleAfter: .seconds(10))
 }

@@ -9,7 +9,8 @@ import Kafka
 /// empty fetches a second per consumer, the larger part of an idle fleet's CPU (README, "Idle").
 /// A probe every ``IdlePausePolicy/probeInterval`` is one ListOffsets request for all paused partitions.
 /// The price is latency for the first message after a quiet spell: up to one probe interval
-/// plus one fetch. A steady stream never pauses. On Apache Kafka, which answers a waiting fetch
+/// plus one fetch (``IdlePausePolicy/idleProbeInterval`` once the whole worker has been idle for
+/// ``IdlePausePolicy/idleAfter``). A steady stream never pauses. On Apache Kafka, which answers a waiting fetch
 /// as soon as data arrives, a 500 ms `fetch.wait.max.ms` is already quiet and this is off.
 ///
 /// Pure bookkeeping, no I/O: the loop asks what to pause and what to resume, and does it.
@@ -34,6 +35,10 @@ struct IdlePause {
     /// Partitions this bookkeeping paused, with the offset each reads next.
     private(set) var paused: [TopicPartitionOffset: Int64] = [:]
     private(set) var nextProbe: ContinuousClock.Instant?
+    /// Since when every assigned partition has been paused (nil: some partition is fetched, or none
+    /// is assigned). After ``IdlePausePolicy/idleAfter`` of it, probes come every
+    /// ``IdlePausePolicy/idleProbeInterval``.
+    private(set) var allPausedSince: ContinuousClock.Instant?
 
     init(policy: IdlePausePolicy) { self.policy = policy }
 
@@ -44,6 +49,7 @@ struct IdlePause {
             lastActivity[tp] = now
             paused[tp] = nil
         }
+        if !partitions.isEmpty { allPausedSince = nil }
         if paused.isEmpty { nextProbe = nil }
     }
 
@@ -52,6 +58,7 @@ struct IdlePause {
         lastActivity = lastActivity.filter { !partitions.contains($0.key.partition) }
         paused = paused.filter { !partitions.contains($0.key.partition) }
         if paused.isEmpty { nextProbe = nil }
+        if lastActivity.isEmpty { allPausedSince = nil }
     }
 
     /// Messages arrived from this partition (its offset ignored); unassigned partitions are not tracked.
@@ -73,7 +80,15 @@ struct IdlePause {
             pause.append(tp)
         }
         if !pause.isEmpty, nextProbe == nil { nextProbe = now + policy.probeInterval }
+        if !pause.isEmpty, paused.count == lastActivity.count { allPausedSince = now }
         return Self.ordered(pause)
+    }
+
+    /// The interval to the next probe: ``IdlePausePolicy/idleProbeInterval`` once every partition
+    /// has been paused for ``IdlePausePolicy/idleAfter``, else ``IdlePausePolicy/probeInterval``.
+    func probeInterval(now: ContinuousClock.Instant) -> Duration {
+        guard let since = allPausedSince, now - since >= policy.idleAfter else { return policy.probeInterval }
+        return policy.idleProbeInterval
     }
 
     /// Whether the paused partitions' latest offsets should be asked for now.
@@ -87,7 +102,7 @@ struct IdlePause {
     mutating func probed(latest: [TopicPartitionOffset: Int64]?, now: ContinuousClock.Instant) -> [TopicPartitionOffset] {
         let resume = paused.filter { tp, next in latest?[tp].map { $0 > next } ?? true }.map(\.key)
         resumed(resume, now: now)
-        nextProbe = paused.isEmpty ? nil : now + policy.probeInterval
+        nextProbe = paused.isEmpty ? nil : now + probeInterval(now: now)
         return Self.ordered(resume)
     }
 
@@ -99,6 +114,7 @@ struct IdlePause {
     /// These partitions fetch again from `now` (resumed, or a pause that failed).
     mutating func resumed(_ partitions: [TopicPartitionOffset], now: ContinuousClock.Instant) {
         for tp in partitions where paused.removeValue(forKey: tp) != nil { lastActivity[tp] = now }
+        if paused.count < lastActivity.count { allPausedSince = nil }
         if paused.isEmpty { nextProbe = nil }
     }
 }

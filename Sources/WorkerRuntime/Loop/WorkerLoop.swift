@@ -411,7 +411,7 @@ final class WorkerLoop: RebalanceListener, @unchecked Sendable {
         guard ContinuousClock.now - lastTick >= configuration.tickInterval else { return }
         lastTick = ContinuousClock.now
         let now = configuration.clock()
-        for (partition, relay) in relays {
+        for (partition, relay) in relays where handler.ticks {
             let context = HandlerContext(now: now, partition: partition, reference: reference?.database)
             let fresh = try relay.store.write { db in
                 try handler.tick(in: db, context: context).map { try PartitionStore.append(db, admitted($0, partition: partition)) }

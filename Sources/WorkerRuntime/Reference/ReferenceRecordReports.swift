@@ -28,18 +28,27 @@ public struct ReferenceRecordRejected: Error, CustomStringConvertible {
 final class ReferenceRecordReports: @unchecked Sendable {
     private let worker: String
     private let deadLetterTopic: String
-    private let producer: KafkaProducer
+    private let producerConfiguration: KafkaProducerConfiguration
+    /// Made at the first dead letter to send: most runs have none, and an idle librdkafka handle
+    /// still wakes on its timers (RDKafkaClient.sharedAdmin has the figure).
+    private var producer: KafkaProducer?
     private let logger: Logger
     private let delivered = DeliveryReports()
     /// Rows enqueued and not yet reported delivered or failed.
     private var inFlight: Set<Int64> = []
+    /// Whether `runtime_reference_dlq` may hold rows not yet enqueued: true at start (a previous
+    /// run may have left some), after `rejected` and after a failed delivery; false once a read
+    /// found none. While false, `pump` does not read the table (it runs after every poll of the
+    /// reference topics, twice a second when idle, and almost every run has no dead letter).
+    private var queueMayHoldRows = true
 
     init(configuration: WorkerConfiguration, logger: Logger) throws {
         worker = configuration.name
         deadLetterTopic = configuration.deadLetterTopic
         var producerConfig = configuration.producer
         producerConfig.client = configuration.kafka
-        producer = try KafkaProducer(configuration: producerConfig, logger: logger)
+        // Properties librdkafka refuses fail at start-up all the same: the worker loop's producer has them too.
+        producerConfiguration = producerConfig
         self.logger = logger
     }
 
@@ -60,6 +69,7 @@ final class ReferenceRecordReports: @unchecked Sendable {
                                          topic: deadLetterTopic, at: Date())
         try db.execute(sql: "INSERT INTO runtime_reference_dlq (topic, key, value, message_id) VALUES (?, ?, ?, ?)",
                        arguments: [letter.topic, letter.key.map { Data($0) }, Data(letter.value), letter.id])
+        queueMayHoldRows = true  // also if the transaction rolls back: one read too many, nothing missed
     }
 
     /// A record kept after normalisation: logged and counted, not dead-lettered.
@@ -76,6 +86,7 @@ final class ReferenceRecordReports: @unchecked Sendable {
         let (done, failed) = delivered.take()
         for (seq, error) in failed {
             inFlight.remove(seq)
+            queueMayHoldRows = true
             logger.warning("reference dead letter not sent yet", metadata: [LogKey.error: "\(error)"])
         }
         if !done.isEmpty {
@@ -85,9 +96,12 @@ final class ReferenceRecordReports: @unchecked Sendable {
                                arguments: StatementArguments(done))
             }
         }
+        guard queueMayHoldRows else { return }
         let rows = try database.read { db in
             try Row.fetchAll(db, sql: "SELECT seq, topic, key, value, message_id FROM runtime_reference_dlq ORDER BY seq LIMIT 100")
         }
+        // Rows in flight stay in the table until their report: read again until none is left.
+        queueMayHoldRows = !rows.isEmpty
         for row in rows {
             let seq: Int64 = row["seq"]
             guard !inFlight.contains(seq) else { continue }
@@ -95,10 +109,12 @@ final class ReferenceRecordReports: @unchecked Sendable {
             let value: Data = row["value"]
             let record = ProducerRecord(topic: row["topic"], key: key.map { Array($0) }, value: Array(value),
                                         headers: [KafkaHeader(name: messageIDHeader, string: row["message_id"])])
+            let producer = try self.producer ?? KafkaProducer(configuration: producerConfiguration, logger: logger)
+            self.producer = producer
             try producer.enqueue(record) { [delivered] error in delivered.record(seq: seq, error: error) }
             inFlight.insert(seq)
         }
     }
 
-    func flush() { try? producer.flush(timeout: .seconds(5)) }
+    func flush() { try? producer?.flush(timeout: .seconds(5)) }
 }

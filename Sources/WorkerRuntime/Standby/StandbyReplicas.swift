@@ -177,7 +177,7 @@ final class StandbyReplicas {
         }
         if sharedNow && (!copies.isEmpty || !waiting.isEmpty || running != nil) { dropEverything() }
         shared = sharedNow
-        let result = consumer.poll(maxMessages: 2000, timeout: .zero)
+        let result = consumer.poll(maxMessages: 2000, timeout: .zero, reportingSkips: false)
         for error in result.errors {
             // A changelog partition that failed (its offset gone to retention, say) is paused by the
             // consumer: the copy is caught up again, which reassigns and resumes it.
