@@ -21,14 +21,11 @@ public struct PartitionLag: Sendable, Hashable, Codable {
 /// admin client (``KafkaAdmin/committedOffsets(group:partitions:timeout:)``). Blocking: call
 /// through `offload`.
 public final class LagProbe: Sendable {
-    private let client: KafkaClientConfiguration
     private let admin: KafkaAdmin
-    private let logger: Logger
 
     public init(bootstrapServers: String, logger: Logger = Logger(label: "card.lag")) throws {
-        client = KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "card-lag-probe")
-        admin = try KafkaAdmin(configuration: client, logger: logger)
-        self.logger = logger
+        admin = try KafkaAdmin(configuration: KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: "card-lag-probe"),
+                               logger: logger)
     }
 
     public var kafkaAdmin: KafkaAdmin { admin }

@@ -9,18 +9,14 @@ import Logging
 /// (``RDKafkaClient/sharedAdmin(properties:logger:)``).
 public final class KafkaAdmin: Sendable {
     let client: RDKafkaClient
-    private let configuration: KafkaClientConfiguration
     private let embedded: EmbeddedCluster?
-    private let logger: Logger
 
     /// - Parameter embedded: when set, topics are created through the mock cluster, which has no CreateTopics API.
     public init(configuration: KafkaClientConfiguration, embedded: EmbeddedCluster? = nil, logger: Logger) throws {
         var properties = configuration.properties
         properties.merge(configuration.extraProperties) { _, extra in extra }
         self.client = try RDKafkaClient.sharedAdmin(properties: properties, logger: logger)
-        self.configuration = configuration
         self.embedded = embedded
-        self.logger = logger
     }
 
     /// Creates topics; a topic that already exists is left as it is.

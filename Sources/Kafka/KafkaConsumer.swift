@@ -335,27 +335,6 @@ public final class KafkaConsumer: Sendable {
         if let error { throw error }
     }
 
-    /// The group's committed offsets for `partitions`. Blocking.
-    public func committed(_ partitions: [TopicPartitionOffset], timeout: Duration) throws -> [TopicPartitionOffset] {
-        try client.withHandle { rk in
-            try RDKafkaTopicPartitionList.with(partitions.map(\.withoutOffset)) { list in
-                let err = rd_kafka_committed(rk, list, Int32(clamping: timeout.milliseconds))
-                if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rd(.commit, err, "committed") }
-                return RDKafkaTopicPartitionList.read(list)
-            }
-        }
-    }
-
-    /// The current assignment.
-    public func assignment() -> [TopicPartitionOffset] {
-        client.withHandle { rk in
-            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-            guard rd_kafka_assignment(rk, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            return RDKafkaTopicPartitionList.read(list)
-        }
-    }
-
     /// Low and high watermarks of a partition, asked of the broker. Blocking.
     public func watermarks(topic: String, partition: Int32, timeout: Duration) throws -> (low: Int64, high: Int64) {
         try client.withHandle { try RDKafkaWatermarks.query($0, topic: topic, partition: partition, timeout: timeout) }
